@@ -1,0 +1,24 @@
+#pragma once
+// The herd command line (PROTOCOL.md section 9). Pure.
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace herd {
+
+struct CliArgs {
+  enum class Mode { run, check, help, version } mode = Mode::run;
+  std::string config;
+  std::string name;
+};
+
+constexpr const char* kUsage =
+    "usage: herd --config FILE --name NAME   run one server of the herd\n"
+    "       herd --config FILE --check       validate the config and exit\n"
+    "       herd --help | --version\n";
+
+// Parses argv[1..]; accepts "--opt value" and "--opt=value". On error returns nullopt
+// and sets *error.
+std::optional<CliArgs> parse_cli_args(const std::vector<std::string>& args, std::string* error);
+
+}  // namespace herd

@@ -1,0 +1,49 @@
+#pragma once
+// herd.toml (PROTOCOL.md section 8): loading and validation. Pure (no I/O beyond reading
+// the file), so every rule is unit-tested.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace herd {
+
+enum class PlacesProviderKind { offline, google, google_legacy };
+
+struct PlacesConfig {
+  PlacesProviderKind provider = PlacesProviderKind::offline;
+  std::string provider_name = "offline";
+  std::string endpoint;  // empty: the provider's own URL
+  std::string key_env = "GOOGLE_PLACES_API_KEY";
+  std::uint32_t timeout_ms = 5000;
+  std::string data;  // offline data file; empty: the built-in default (herd extension)
+};
+
+struct ServerConfig {
+  std::string name;
+  std::string host;
+  std::uint16_t port = 0;
+  std::vector<std::string> neighbors;  // both directions merged, sorted, unique
+};
+
+struct HerdConfig {
+  std::string path;      // the config file as given
+  std::string log_dir;   // resolved against the config file's folder
+  unsigned workers = 0;  // 0 = one per CPU core
+  std::string secret_env = "HERD_SECRET";
+  std::uint32_t max_line_bytes = 8192;
+  PlacesConfig places;
+  std::vector<ServerConfig> servers;
+
+  const ServerConfig* find(const std::string& name) const;
+};
+
+// Parses TOML text. On error returns nullopt and sets *error to
+// "<path>:<line>:<column>: <key>: <problem>".
+std::optional<HerdConfig> parse_config(const std::string& text, const std::string& path,
+                                       std::string* error);
+
+// Reads and parses a file (same error format; an unreadable file is reported too).
+std::optional<HerdConfig> load_config(const std::string& path, std::string* error);
+
+}  // namespace herd

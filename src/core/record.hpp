@@ -1,0 +1,97 @@
+#pragma once
+// A client's record: its AT line (PROTOCOL.md section 3), stored once and shared by the
+// client table, replies and link queues through reference counting.
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "core/geo.hpp"
+#include "core/message.hpp"
+#include "core/timestamp.hpp"
+
+namespace herd {
+
+// One heap block: this header followed by the AT line and a '\n'. Immutable after
+// creation except for the reference count, so any thread may read it.
+class Record {
+ public:
+  std::string_view line() const { return {text(), line_len_}; }          // without '\n'
+  std::string_view line_nl() const { return {text(), line_len_ + 1u}; }  // with '\n'
+  std::string_view client_id() const { return {text() + id_off_, id_len_}; }
+  std::string_view location_text() const { return {text() + loc_off_, loc_len_}; }
+  Timestamp client_time() const { return time_; }
+  std::uint64_t id_hash() const { return hash_; }
+
+ private:
+  friend class RecordRef;
+  Record() = default;
+  // Allocates a block for a line of line_len bytes, with the '\n' already written.
+  static Record* allocate(std::size_t line_len);
+  void set_fields(std::size_t id_off, std::size_t id_len, std::size_t loc_off, std::size_t loc_len,
+                  Timestamp time);
+  const char* text() const { return reinterpret_cast<const char*>(this + 1); }
+  char* text() { return reinterpret_cast<char*>(this + 1); }
+
+  std::atomic<std::uint32_t> refs_{1};
+  std::uint32_t line_len_ = 0;
+  std::uint16_t id_off_ = 0, id_len_ = 0, loc_off_ = 0, loc_len_ = 0;
+  Timestamp time_;
+  std::uint64_t hash_ = 0;
+};
+
+// Owning, thread-safe reference to a Record (an intrusive shared pointer).
+class RecordRef {
+ public:
+  RecordRef() = default;
+  RecordRef(const RecordRef& o) : r_(o.r_) { retain(); }
+  RecordRef(RecordRef&& o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
+  RecordRef& operator=(RecordRef o) noexcept {
+    std::swap(r_, o.r_);
+    return *this;
+  }
+  ~RecordRef() { release(); }
+
+  // Builds the record of an AT line whose fields were parsed into m (kind iamat's
+  // fields plus server and diff, or kind at). The line is copied into the block.
+  static RecordRef from_at_line(std::string_view at_line, const Message& m);
+
+  // Builds the AT line for an IAMAT received by `server` at wall-clock time `now`.
+  static RecordRef from_iamat(std::string_view server, Timestamp now, const Message& m);
+
+  const Record* get() const { return r_; }
+  const Record* operator->() const { return r_; }
+  const Record& operator*() const { return *r_; }
+  explicit operator bool() const { return r_ != nullptr; }
+
+  // Releases ownership without decrementing; for storage in tables (see adopt).
+  const Record* leak() { return std::exchange(r_, nullptr); }
+  static RecordRef adopt(const Record* r) {
+    RecordRef ref;
+    ref.r_ = const_cast<Record*>(r);
+    return ref;
+  }
+  static RecordRef share(const Record* r) {
+    RecordRef ref = adopt(r);
+    ref.retain();
+    return ref;
+  }
+
+ private:
+  void retain() {
+    if (r_) r_->refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void release();
+
+  Record* r_ = nullptr;
+};
+
+std::uint64_t hash_client_id(std::string_view id);
+
+// The ordering rule of section 3: newer client time wins; on a tie the bytewise greater
+// AT line wins.
+bool is_newer(const Record& a, const Record& b);
+
+}  // namespace herd

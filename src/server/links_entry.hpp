@@ -1,0 +1,24 @@
+#pragma once
+// Where link traffic meets client sessions: the hooks a session calls, callable from any
+// worker thread. They do nothing when the server has no links.
+#include <uv.h>
+
+#include <string_view>
+
+#include "core/record.hpp"
+#include "server/context.hpp"
+
+namespace herd {
+
+// True for the first line a dialling neighbour sends (see links.hpp for the handshake).
+bool is_link_hello(std::string_view line);
+
+// Passes a client connection whose first line was a link hello to the link layer (on
+// worker 0), which takes a duplicate of the socket. Returns false if there is no link
+// layer or the socket cannot be handed over; the line is then invalid input.
+bool hand_over_to_links(ServerContext& ctx, uv_tcp_t* tcp, std::string_view hello_line);
+
+// Sends a newly stored record to every neighbour (from a client IAMAT).
+void flood_record(ServerContext& ctx, const RecordRef& rec);
+
+}  // namespace herd

@@ -1,0 +1,92 @@
+#include "server/logging.hpp"
+
+#include <spdlog/async.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/null_sink.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "core/log_escape.hpp"
+
+namespace herd {
+namespace {
+
+std::shared_ptr<spdlog::logger>& current() {
+  static std::shared_ptr<spdlog::logger> logger = std::make_shared<spdlog::logger>(
+      "herd-null", std::make_shared<spdlog::sinks::null_sink_mt>());
+  return logger;
+}
+
+bool make_dirs(const std::string& dir, std::string* error) {
+  std::string path;
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    path = dir.substr(0, pos);
+    if (path.empty()) continue;
+    if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+      *error = "cannot create log folder " + path + ": " + std::strerror(errno);
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool open_log(const std::string& dir, const std::string& name, std::string* error) {
+  if (!make_dirs(dir, error)) return false;
+  const std::string file = dir + "/" + name + ".log";
+  try {
+    spdlog::init_thread_pool(1 << 16, 1);
+    auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(file, false);
+    auto logger = std::make_shared<spdlog::async_logger>(
+        "herd", std::move(sink), spdlog::thread_pool(), spdlog::async_overflow_policy::block);
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%f%z %-7l %v", spdlog::pattern_time_type::utc);
+    logger->set_level(spdlog::level::info);
+    logger->flush_on(spdlog::level::warn);
+    spdlog::register_logger(logger);
+    current() = logger;
+    spdlog::flush_every(std::chrono::seconds(1));
+  } catch (const spdlog::spdlog_ex& e) {
+    *error = "cannot open log file " + file + ": " + e.what();
+    return false;
+  }
+  return true;
+}
+
+void close_log() {
+  try {
+    current()->flush();
+  } catch (...) {
+  }
+  // Stop the flusher and writer threads first (spdlog::shutdown drains the queue and
+  // joins the pool), then drop our reference.
+  spdlog::shutdown();
+  current() = std::make_shared<spdlog::logger>("herd-null",
+                                               std::make_shared<spdlog::sinks::null_sink_mt>());
+}
+
+spdlog::logger& log() {
+  return *current();
+}
+
+void log_traffic(std::string_view what, std::uint64_t conn, char direction, std::string_view data) {
+  std::string msg;
+  msg.reserve(what.size() + data.size() + 32);
+  msg.append(what).push_back(' ');
+  msg.append(std::to_string(conn)).push_back(' ');
+  msg.push_back(direction);
+  msg.push_back(' ');
+  append_log_escaped(msg, data);
+  log().info("{}", msg);
+}
+
+std::string for_log(std::string_view s) {
+  return log_escaped(s);
+}
+
+}  // namespace herd

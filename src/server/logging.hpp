@@ -1,0 +1,28 @@
+#pragma once
+// The server log (PROTOCOL.md section 7): one file per server, written by spdlog's async
+// logger on one background thread. Safe from any thread after open_log.
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace herd {
+
+// Opens <dir>/<name>.log (creating dir). Returns false and sets *error on failure.
+bool open_log(const std::string& dir, const std::string& name, std::string* error);
+
+// Flushes and closes the log; joins its writer thread. Call once, at exit.
+void close_log();
+
+// The process logger (a null-sink logger before open_log, so tests of the shell run).
+spdlog::logger& log();
+
+// Logs a line of traffic: `<what> <conn> <direction> <escaped data>`, e.g.
+// "client 7 < IAMAT ..." for received and "client 7 > AT ..." for sent.
+void log_traffic(std::string_view what, std::uint64_t conn, char direction, std::string_view data);
+
+// Escapes untrusted text for a log message.
+std::string for_log(std::string_view s);
+
+}  // namespace herd

@@ -1,0 +1,112 @@
+#include "server/server.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "herd_build_config.hpp"
+#include "server/context.hpp"
+#include "server/listener.hpp"
+#include "server/logging.hpp"
+#include "server/offline_provider.hpp"
+#include "server/worker.hpp"
+
+namespace herd {
+namespace {
+
+std::unique_ptr<OfflinePlaces> load_offline(const std::string& path, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = "cannot read offline places data " + path;
+    return nullptr;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string why;
+  auto places = OfflinePlaces::parse(ss.str(), &why);
+  if (!places) {
+    *error = path + ": " + why;
+    return nullptr;
+  }
+  return std::make_unique<OfflinePlaces>(std::move(*places));
+}
+
+}  // namespace
+
+int run_server(const HerdConfig& cfg, const ServerConfig& self) {
+  // SIGINT/SIGTERM are taken by sigwait below; every thread inherits this mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::string error;
+  if (!open_log(cfg.log_dir, self.name, &error)) {
+    std::fprintf(stderr, "herd: %s\n", error.c_str());
+    return 1;
+  }
+  const unsigned workers =
+      cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
+  log().info("herd {} starting server {} with {} workers on {} port {}, config {}", HERD_VERSION,
+             self.name, workers, self.host, self.port, cfg.path);
+
+  auto fail = [&](const std::string& what) {
+    std::fprintf(stderr, "herd: %s\n", what.c_str());
+    log().error("{}", what);
+    close_log();
+    return 1;
+  };
+
+  ServerContext ctx;
+  ctx.config = &cfg;
+  ctx.self = &self;
+  if (const char* s = std::getenv(cfg.secret_env.c_str()); s && *s) ctx.secret = s;
+  if (ctx.secret.empty()) {
+    log().warn(
+        "no link secret (${} unset or empty): links are not authenticated (development mode)",
+        cfg.secret_env);
+  }
+  if (cfg.places.provider != PlacesProviderKind::offline) {
+    return fail("places provider \"" + cfg.places.provider_name +
+                "\" is not available in this build");
+  }
+  const std::string data = cfg.places.data.empty() ? HERD_DEFAULT_PLACES_DATA : cfg.places.data;
+  ctx.offline = load_offline(data, &error);
+  if (!ctx.offline) return fail(error);
+  log().info("offline places: {} places from {}", ctx.offline->size(), data);
+
+  if (!port_is_free(self.host, self.port, &error))
+    return fail(error + " (is another server running there?)");
+
+  std::vector<std::unique_ptr<Worker>> pool;
+  for (unsigned i = 0; i < workers; ++i) {
+    int fd = open_listen_socket(self.host, self.port, true, &error);
+    if (fd < 0) return fail(error);
+    auto w = std::make_unique<Worker>(ctx, i);
+    if (!w->start(fd, std::make_unique<OfflineProvider>(*ctx.offline), &error)) return fail(error);
+    pool.push_back(std::move(w));
+  }
+  log().info("server {} listening on {} port {}", self.name, self.host, self.port);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log().info("signal {} received: stopping (replies in flight get at most 5 s)",
+             sig == SIGINT ? "SIGINT" : "SIGTERM");
+  // Worker 0 owns the links and receives floods from the others, so it stops last.
+  for (std::size_t i = pool.size(); i-- > 1;) pool[i]->request_stop();
+  for (std::size_t i = pool.size(); i-- > 1;) pool[i]->join();
+  pool[0]->request_stop();
+  pool[0]->join();
+  log().info("server {} stopped; {} clients in the table", self.name, ctx.table.size());
+  close_log();
+  return 0;
+}
+
+}  // namespace herd

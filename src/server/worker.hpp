@@ -1,0 +1,99 @@
+#pragma once
+// One worker: an event-loop thread with its own SO_REUSEPORT listening socket, the client
+// sessions it accepted, and its places provider. Everything here runs on the worker's
+// thread except the methods marked "any thread".
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "server/context.hpp"
+#include "server/places_provider.hpp"
+
+namespace herd {
+
+class Session;
+
+class Worker {
+ public:
+  Worker(ServerContext& ctx, unsigned index);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Sets up the loop around listen_fd (ownership passes to the worker) and starts the
+  // thread. Returns false with *error set if a libuv call fails.
+  bool start(int listen_fd, std::unique_ptr<PlacesProvider> provider, std::string* error);
+
+  // Any thread: runs task on this worker's loop. Dropped once the worker has stopped.
+  void post(std::function<void()> task);
+
+  // Any thread: stop accepting, let sessions finish what they owe (at most 5 s), close
+  // every handle; the thread then ends. join() waits for it.
+  void request_stop();
+  void join();
+
+  // Called on this loop during stop, before sessions are drained; `done` must be called
+  // (on this loop) once the hook's handles are closed. Set before start().
+  void set_stop_hook(std::function<void(std::function<void()> done)> hook) {
+    stop_hook_ = std::move(hook);
+  }
+
+  uv_loop_t* loop() { return &loop_; }
+  ServerContext& ctx() { return ctx_; }
+  unsigned index() const { return index_; }
+  PlacesProvider& provider() { return *provider_; }
+  bool stopping() const { return stopping_; }
+
+  // Shared read buffer of this loop (sessions parse a read before the next one).
+  char* read_buffer() { return read_buf_.data(); }
+  std::size_t read_buffer_size() const { return read_buf_.size(); }
+
+  // Sessions register themselves so late completions can find them by id.
+  void add_session(Session* s);
+  void remove_session(Session* s);
+  Session* find_session(std::uint64_t id) const;
+
+  // Queues s for the end-of-pass flush (a uv_check callback), which batches every reply
+  // a session got during this loop pass into one write.
+  void mark_dirty(Session* s);
+
+ private:
+  static void on_connection(uv_stream_t* server, int status);
+  static void on_async(uv_async_t* h);
+  static void on_check(uv_check_t* h);
+  static void on_grace_timeout(uv_timer_t* h);
+  void begin_stop();
+  void maybe_finish();
+
+  ServerContext& ctx_;
+  unsigned index_;
+  uv_loop_t loop_{};
+  uv_tcp_t listener_{};
+  uv_async_t async_{};
+  uv_check_t check_{};
+  uv_idle_t idle_{};
+  uv_timer_t grace_{};
+  std::thread thread_;
+  std::vector<char> read_buf_;
+  std::unique_ptr<PlacesProvider> provider_;
+
+  std::mutex mu_;  // guards tasks_ and accepting_tasks_
+  std::vector<std::function<void()>> tasks_;
+  bool accepting_tasks_ = false;
+
+  std::unordered_map<std::uint64_t, Session*> sessions_;
+  std::vector<Session*> dirty_;
+  bool stopping_ = false;
+  bool hook_done_ = true;
+  bool finished_ = false;
+  std::function<void(std::function<void()>)> stop_hook_;
+};
+
+}  // namespace herd
