@@ -1,0 +1,230 @@
+"""Test harness: starts real herd processes on free 127.0.0.1 ports and talks to them.
+
+Environment: HERD_BIN (the binary), HERD_SOURCE_ROOT (the source tree) and
+HERD_TEST_SLOWDOWN (a factor for every time-out; sanitizer builds are slower).
+Nothing here asserts on speed: time-outs only bound how long a failing test waits.
+"""
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+HERD_BIN = os.environ.get("HERD_BIN", "build/src/herd")
+SOURCE_ROOT = os.environ.get("HERD_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+SLOWDOWN = float(os.environ.get("HERD_TEST_SLOWDOWN", "1"))
+SANITIZER_MARKS = ("AddressSanitizer", "ThreadSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer")
+NAMES = ["Alford", "Ball", "Hamilton", "Holiday", "Welsh"]
+TOPOLOGY = {"Alford": ["Hamilton", "Welsh"], "Ball": ["Holiday", "Welsh"], "Hamilton": ["Alford", "Holiday"],
+            "Holiday": ["Ball", "Hamilton"], "Welsh": ["Alford", "Ball"]}
+
+
+def scaled(seconds):
+    return seconds * SLOWDOWN
+
+
+def free_ports(n):
+    """n distinct ports that were free a moment ago."""
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + scaled(timeout)
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+class Client:
+    """A blocking TCP client with time-outs."""
+
+    def __init__(self, port, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=scaled(timeout))
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def shutdown_write(self):
+        self.sock.shutdown(socket.SHUT_WR)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed by the server")
+        self.buf += chunk
+
+    def read_until(self, marker):
+        if isinstance(marker, str):
+            marker = marker.encode()
+        while marker not in self.buf:
+            self._fill()
+        i = self.buf.index(marker) + len(marker)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+    def read_line(self):
+        return self.read_until(b"\n")
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_to_eof(self):
+        try:
+            while True:
+                self._fill()
+        except EOFError:
+            pass
+        out, self.buf = self.buf, b""
+        return out
+
+    def read_whatsat(self):
+        """One WHATSAT reply: the AT line, then JSON up to the blank line."""
+        return self.read_until(b"\n\n")
+
+    def request(self, line):
+        self.send(line + "\n")
+        return self.read_line()
+
+    def close(self):
+        self.sock.close()
+
+
+class Herd:
+    """Some servers of a herd, each a real herd process, configured in a temporary folder."""
+
+    def __init__(self, names=("Ball",), topology=None, herd_extra="", places_extra="", workers=2, env_extra=None,
+                 secret=None):
+        self.dir = tempfile.mkdtemp(prefix="herd-test-")
+        self.names = list(names)
+        self.ports = dict(zip(self.names, free_ports(len(self.names))))
+        topology = topology if topology is not None else {n: [] for n in self.names}
+        lines = ["[herd]", 'log_dir = "logs"', f"workers = {workers}", herd_extra, "[places]", places_extra]
+        for n in self.names:
+            nbrs = ", ".join(f'"{x}"' for x in topology.get(n, []) if x in self.ports)
+            lines += ["[[server]]", f'name = "{n}"', 'host = "127.0.0.1"', f"port = {self.ports[n]}",
+                      f"neighbors = [{nbrs}]"]
+        self.config = os.path.join(self.dir, "herd.toml")
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.env = dict(os.environ)
+        self.env.pop("HERD_SECRET", None)
+        if secret is not None:
+            self.env["HERD_SECRET"] = secret
+        self.env.update(env_extra or {})
+        self.procs = {}
+
+    def log_path(self, name):
+        return os.path.join(self.dir, "logs", f"{name}.log")
+
+    def log(self, name="Ball"):
+        try:
+            with open(self.log_path(name), encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_for_log(self, name, text, timeout=10):
+        """The log is written asynchronously and flushed every second: poll it."""
+        return wait_until(lambda: text in self.log(name), timeout + 2, f"{text!r} in {name}.log")
+
+    def start(self, name="Ball", wait=True):
+        stderr = open(os.path.join(self.dir, f"{name}.stderr"), "ab")
+        self.procs[name] = subprocess.Popen([HERD_BIN, "--config", self.config, "--name", name],
+                                            stdout=subprocess.DEVNULL, stderr=stderr, env=self.env)
+        stderr.close()
+        if wait:
+            self.wait_listening(name)
+        return self.procs[name]
+
+    def start_all(self):
+        for n in self.names:
+            self.start(n, wait=False)
+        for n in self.names:
+            self.wait_listening(n)
+
+    def wait_listening(self, name):
+        def up():
+            if self.procs[name].poll() is not None:
+                raise AssertionError(f"{name} exited with {self.procs[name].returncode}: {self.stderr(name)}")
+            try:
+                socket.create_connection(("127.0.0.1", self.ports[name]), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        wait_until(up, 20, f"{name} to listen")
+
+    def stderr(self, name):
+        try:
+            with open(os.path.join(self.dir, f"{name}.stderr"), encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def client(self, name="Ball"):
+        return Client(self.ports[name])
+
+    def stop(self, name="Ball", sig=signal.SIGTERM):
+        """Stops a server and asserts it exited 0 with no sanitizer report."""
+        p = self.procs.pop(name)
+        p.send_signal(sig)
+        try:
+            rc = p.wait(timeout=scaled(20))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise AssertionError(f"{name} did not stop within 20 s of {sig}")
+        err = self.stderr(name)
+        if rc != 0 or any(m in err for m in SANITIZER_MARKS):
+            raise AssertionError(f"{name} exited with {rc}; stderr:\n{err}")
+
+    def kill(self, name):
+        """Kills a server with SIGKILL (a crash)."""
+        p = self.procs.pop(name)
+        p.kill()
+        p.wait()
+
+    def stop_all(self):
+        errors = []
+        for n in list(self.procs):
+            try:
+                self.stop(n)
+            except AssertionError as e:
+                errors.append(str(e))
+        if errors:
+            raise AssertionError("\n".join(errors))
+
+
+class HerdTestCase(unittest.TestCase):
+    """Stops every herd a test started, checking each exits cleanly."""
+
+    def setUp(self):
+        self.herds = []
+
+    def herd(self, *args, **kwargs):
+        h = Herd(*args, **kwargs)
+        self.herds.append(h)
+        return h
+
+    def tearDown(self):
+        for h in self.herds:
+            h.stop_all()

@@ -1,0 +1,119 @@
+// herd.toml (PROTOCOL.md section 8) and the command line (section 9).
+#include <doctest/doctest.h>
+
+#include "core/cli_args.hpp"
+#include "core/config.hpp"
+#include "core/log_escape.hpp"
+
+using namespace herd;
+
+namespace {
+const std::string kServers =
+    "[[server]]\nname = \"A\"\nport = 1000\nneighbors = [\"B\"]\n"
+    "[[server]]\nname = \"B\"\nhost = \"127.0.0.1\"\nport = 1001\n"
+    "[[server]]\nname = \"C\"\nhost = \"::1\"\nport = 1000\nneighbors = [\"B\"]\n";
+
+std::string error_of(const std::string& text) {
+  std::string err;
+  auto c = parse_config(text, "dir/h.toml", &err);
+  CHECK_FALSE(c);
+  return err;
+}
+}  // namespace
+
+TEST_CASE("defaults, relative log_dir, two-way neighbours") {
+  std::string err;
+  auto c = parse_config(kServers, "dir/h.toml", &err);
+  REQUIRE_MESSAGE(c, err);
+  CHECK(c->log_dir == "dir/logs");
+  CHECK(c->workers == 0);
+  CHECK(c->secret_env == "HERD_SECRET");
+  CHECK(c->max_line_bytes == 8192);
+  CHECK(c->places.provider == PlacesProviderKind::offline);
+  CHECK(c->places.timeout_ms == 5000);
+  CHECK(c->places.key_env == "GOOGLE_PLACES_API_KEY");
+  REQUIRE(c->servers.size() == 3);
+  CHECK(c->servers[0].host == "127.0.0.1");
+  CHECK(c->find("B")->neighbors == std::vector<std::string>{"A", "C"});
+  CHECK(c->find("A")->neighbors == std::vector<std::string>{"B"});
+}
+
+TEST_CASE("every key parsed") {
+  std::string err;
+  auto c = parse_config(
+      "[herd]\nlog_dir = \"/var/log/herd\"\nworkers = 3\nsecret_env = \"S\"\nmax_line_bytes = 100\n"
+      "[places]\nprovider = \"google-legacy\"\nendpoint = \"http://127.0.0.1:9/x\"\nkey_env = "
+      "\"K\"\n"
+      "timeout_ms = 250\n" +
+          kServers,
+      "h.toml", &err);
+  REQUIRE_MESSAGE(c, err);
+  CHECK(c->log_dir == "/var/log/herd");
+  CHECK(c->workers == 3);
+  CHECK(c->max_line_bytes == 100);
+  CHECK(c->places.provider == PlacesProviderKind::google_legacy);
+  CHECK(c->places.endpoint == "http://127.0.0.1:9/x");
+  CHECK(c->places.timeout_ms == 250);
+}
+
+TEST_CASE("errors name the file, the position, the key and the problem") {
+  CHECK(error_of("[herd]\nworkerz = 1\n" + kServers) ==
+        "dir/h.toml:2:1: herd.workerz: unknown key");
+  CHECK(error_of("[herd]\nworkers = -1\n" + kServers) ==
+        "dir/h.toml:2:11: herd.workers: must be from 0 to 1024");
+  CHECK(error_of("[herd]\nworkers = \"2\"\n" + kServers) ==
+        "dir/h.toml:2:11: herd.workers: must be an integer");
+  CHECK(error_of("[places]\nprovider = \"bing\"\n" + kServers).find("places.provider: must be") !=
+        std::string::npos);
+  CHECK(
+      error_of("[places]\ntimeout_ms = 0\n" + kServers).find("places.timeout_ms: must be from 1") !=
+      std::string::npos);
+  CHECK(error_of("[places]\nendpoint = \"ftp://x\"\n" + kServers).find("places.endpoint:") !=
+        std::string::npos);
+  CHECK(error_of("[herd]\n").find("server: at least one") != std::string::npos);
+  CHECK(error_of(kServers + "[[server]]\nname = \"A\"\nport = 2000\n")
+            .find("server[4].name: duplicate server name") != std::string::npos);
+  CHECK(error_of(kServers + "[[server]]\nname = \"D\"\nport = 1001\n")
+            .find("server[4].port: another server") != std::string::npos);
+  CHECK(error_of(kServers + "[[server]]\nname = \"D\"\nport = 70000\n")
+            .find("server[4].port: must be from 1 to 65535") != std::string::npos);
+  CHECK(error_of(kServers + "[[server]]\nname = \"D\"\n").find("server[4].port: is required") !=
+        std::string::npos);
+  CHECK(error_of(kServers + "[[server]]\nname = \"D\"\nport = 5\nneighbors = [\"Z\"]\n")
+            .find("server[4].neighbors: \"Z\" is not a server") != std::string::npos);
+  CHECK(error_of(kServers + "[[server]]\nname = \"D\"\nport = 5\nneighbors = [\"D\"]\n")
+            .find("own neighbour") != std::string::npos);
+  CHECK(error_of(kServers + "[[server]]\nname = \"D E\"\nport = 5\n")
+            .find("server[4].name: must be") != std::string::npos);
+  CHECK(error_of(kServers + "[[server]]\nname = \"D\"\nport = 5\nhost = \"localhost\"\n")
+            .find("server[4].host:") != std::string::npos);
+  CHECK(error_of(kServers + "[[server]]\nname = \"D\"\nport = 5\ncolour = 1\n") ==
+        "dir/h.toml:17:1: server[4].colour: unknown key");
+  CHECK(error_of("[[server]\nname=1").find("dir/h.toml:1:") == 0);
+}
+
+TEST_CASE("command line") {
+  std::string err;
+  auto a = parse_cli_args({"--config", "h.toml", "--name", "Ball"}, &err);
+  REQUIRE(a);
+  CHECK(a->mode == CliArgs::Mode::run);
+  CHECK(a->config == "h.toml");
+  CHECK(a->name == "Ball");
+  a = parse_cli_args({"--config=h.toml", "--check"}, &err);
+  REQUIRE(a);
+  CHECK(a->mode == CliArgs::Mode::check);
+  CHECK(parse_cli_args({"--help"}, &err)->mode == CliArgs::Mode::help);
+  CHECK(parse_cli_args({"--version"}, &err)->mode == CliArgs::Mode::version);
+  CHECK_FALSE(parse_cli_args({"--config", "h.toml"}, &err));
+  CHECK(err == "--name is required (or --check)");
+  CHECK_FALSE(parse_cli_args({"--name", "Ball"}, &err));
+  CHECK(err == "--config is required");
+  CHECK_FALSE(parse_cli_args({"--config"}, &err));
+  CHECK_FALSE(parse_cli_args({"--config", "h", "--name", "B", "--bogus"}, &err));
+  CHECK(err == "unknown argument: --bogus");
+  CHECK_FALSE(parse_cli_args({"--config", "h", "--check", "--name", "B"}, &err));
+}
+
+TEST_CASE("log escaping keeps one entry on one line") {
+  CHECK(log_escaped("a\nb\rc\td\\e\x01\x7f\xc3\xa9") == "a\\nb\\rc\\td\\\\e\\x01\\x7f\xc3\xa9");
+}
