@@ -1,15 +1,43 @@
 #include "server/links_entry.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "server/links.hpp"
+#include "server/logging.hpp"
+
 namespace herd {
 
 bool is_link_hello(std::string_view line) {
   return line.rfind("HERD-HELLO ", 0) == 0;
 }
 
-bool hand_over_to_links(ServerContext& ctx, uv_tcp_t*, std::string_view) {
-  return ctx.links != nullptr && false;
+bool hand_over_to_links(ServerContext& ctx, uv_tcp_t* tcp, std::string_view hello_line) {
+  if (!ctx.links) return false;
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd) != 0) return false;
+  // The session closes its handle (and fd); the duplicate keeps the socket for the link.
+  int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) {
+    log().error("link hand-over: cannot duplicate the socket");
+    return false;
+  }
+  std::string peer = "?";
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0 &&
+      ss.ss_family == AF_INET) {
+    char ip[64];
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    uv_ip4_name(a, ip, sizeof ip);
+    peer = std::string(ip) + ":" + std::to_string(ntohs(a->sin_port));
+  }
+  ctx.links->post_incoming(dup, std::string(hello_line), std::move(peer));
+  return true;
 }
 
-void flood_record(ServerContext&, const RecordRef&) {}
+void flood_record(ServerContext& ctx, const RecordRef& rec) {
+  if (ctx.links) ctx.links->post_flood(rec);
+}
 
 }  // namespace herd

@@ -11,6 +11,7 @@
 
 #include "herd_build_config.hpp"
 #include "server/context.hpp"
+#include "server/links.hpp"
 #include "server/listener.hpp"
 #include "server/logging.hpp"
 #include "server/offline_provider.hpp"
@@ -85,12 +86,26 @@ int run_server(const HerdConfig& cfg, const ServerConfig& self) {
   if (!port_is_free(self.host, self.port, &error))
     return fail(error + " (is another server running there?)");
 
+  // Links live on worker 0's loop; they exist before any worker can accept a hello.
+  std::unique_ptr<Links> links;
+  if (!self.neighbors.empty()) {
+    links = std::make_unique<Links>(ctx);
+    ctx.links = links.get();
+  }
   std::vector<std::unique_ptr<Worker>> pool;
   for (unsigned i = 0; i < workers; ++i) {
     int fd = open_listen_socket(self.host, self.port, true, &error);
     if (fd < 0) return fail(error);
     auto w = std::make_unique<Worker>(ctx, i);
+    Links* l = i == 0 ? links.get() : nullptr;
+    if (l) w->set_stop_hook([l](std::function<void()> done) { l->stop(std::move(done)); });
     if (!w->start(fd, std::make_unique<OfflineProvider>(*ctx.offline), &error)) return fail(error);
+    if (l) {
+      w->post([l, loop = w->loop()] {
+        std::string why;
+        if (!l->start(loop, &why)) log().error("links could not start: {}", why);
+      });
+    }
     pool.push_back(std::move(w));
   }
   log().info("server {} listening on {} port {}", self.name, self.host, self.port);

@@ -121,7 +121,7 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
 bool Session::handle_line(std::string_view line) {
   if (closing_) return false;
   ++lines_;
-  log_traffic("client", id_, '<', line);
+  log_client_traffic(id_, '<', line);
   Message m = parse_message(line);
   ServerContext& ctx = w_.ctx();
   switch (m.kind) {
@@ -157,7 +157,7 @@ bool Session::handle_line(std::string_view line) {
         text.append("\n\n");
         --s->lookups_in_flight_;
         s->replies_.fill(slot, text);
-        log_traffic("client", sid, '>', std::string_view(text).substr(0, text.size() - 1));
+        log_client_traffic(sid, '>', std::string_view(text).substr(0, text.size() - 1));
         if (!s->closing_) {
           s->w_.mark_dirty(s);
           s->maybe_close();
@@ -181,7 +181,7 @@ bool Session::handle_line(std::string_view line) {
 
 void Session::reply(std::string_view text) {
   replies_.append(text);
-  log_traffic("client", id_, '>', text.substr(0, text.size() - 1));
+  log_client_traffic(id_, '>', text.substr(0, text.size() - 1));
 }
 
 void Session::reply_invalid(std::string_view line) {
