@@ -616,13 +616,16 @@ void Links::on_sweep(uv_timer_t* h) {
 void Links::stop(std::function<void()> done) {
   done_ = std::move(done);
   stopping_ = true;
+  std::vector<RecordRef> floods;
   {
     std::lock_guard lock(mu_);
     phase_ = Phase::stopped;
     for (auto& [fd, hello, peer] : incoming_) ::close(fd);
     incoming_.clear();
-    flood_in_.clear();
+    floods.swap(flood_in_);
   }
+  // Records the other workers accepted before they stopped still go out before the FIN.
+  for (const auto& rec : floods) flood(rec, nullptr);
   for (auto& p : peers_) uv_timer_stop(&p->retry);
   std::vector<Conn*> all = conns_;
   for (Conn* c : all) {

@@ -89,10 +89,11 @@ class Client:
         return out
 
     def read_to_eof(self):
+        """Everything until the server closes (a reset, after unread input, counts as a close)."""
         try:
             while True:
                 self._fill()
-        except EOFError:
+        except (EOFError, ConnectionResetError):
             pass
         out, self.buf = self.buf, b""
         return out
@@ -147,10 +148,11 @@ class Herd:
         """The log is written asynchronously and flushed every second: poll it."""
         return wait_until(lambda: text in self.log(name), timeout + 2, f"{text!r} in {name}.log")
 
-    def start(self, name="Ball", wait=True):
+    def start(self, name="Ball", wait=True, env=None):
         stderr = open(os.path.join(self.dir, f"{name}.stderr"), "ab")
         self.procs[name] = subprocess.Popen([HERD_BIN, "--config", self.config, "--name", name],
-                                            stdout=subprocess.DEVNULL, stderr=stderr, env=self.env)
+                                            stdout=subprocess.DEVNULL, stderr=stderr,
+                                            env=dict(self.env, **(env or {})))
         stderr.close()
         if wait:
             self.wait_listening(name)
@@ -182,6 +184,34 @@ class Herd:
 
     def client(self, name="Ball"):
         return Client(self.ports[name])
+
+    def record(self, name, client_id):
+        """The AT line server `name` holds for a client (bytes, with its newline), or None."""
+        return self.records(name, [client_id])[client_id]
+
+    def records(self, name, client_ids):
+        """The AT lines server `name` holds for many clients, asked on one pipelined connection."""
+        c = self.client(name)
+        try:
+            c.send("".join(f"WHATSAT {cid} 0.001 1\n" for cid in client_ids))
+            out = {}
+            for cid in client_ids:
+                first = c.read_line()
+                if first.startswith(b"? "):
+                    out[cid] = None
+                else:
+                    c.read_until(b"\n\n")
+                    out[cid] = first
+            return out
+        finally:
+            c.close()
+
+    def wait_record(self, name, client_id, line, timeout=15):
+        return wait_until(lambda: self.record(name, client_id) == line, timeout,
+                          f"{name} to hold {line!r} (holds {self.record(name, client_id)!r})")
+
+    def link_up_count(self, name, peer):
+        return self.log(name).count(f"link {peer} up (")
 
     def stop(self, name="Ball", sig=signal.SIGTERM):
         """Stops a server and asserts it exited 0 with no sanitizer report."""
