@@ -1,4 +1,6 @@
 // herd: one server of a proxy server herd. See PROTOCOL.md section 9.
+#include <curl/curl.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -41,8 +43,14 @@ int main(int argc, char** argv) {
                  cli->name.c_str());
     return 1;
   }
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    std::fprintf(stderr, "herd: curl_global_init failed\n");
+    return 1;
+  }
   try {
-    return herd::run_server(*cfg, *self);
+    int rc = herd::run_server(*cfg, *self);
+    curl_global_cleanup();
+    return rc;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "herd: fatal: %s\n", e.what());
     return 1;

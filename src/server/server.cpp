@@ -11,6 +11,7 @@
 
 #include "herd_build_config.hpp"
 #include "server/context.hpp"
+#include "server/google_provider.hpp"
 #include "server/links.hpp"
 #include "server/listener.hpp"
 #include "server/logging.hpp"
@@ -74,14 +75,33 @@ int run_server(const HerdConfig& cfg, const ServerConfig& self) {
         "no link secret (${} unset or empty): links are not authenticated (development mode)",
         cfg.secret_env);
   }
-  if (cfg.places.provider != PlacesProviderKind::offline) {
-    return fail("places provider \"" + cfg.places.provider_name +
-                "\" is not available in this build");
+  Worker::ProviderFactory make_provider;
+  if (cfg.places.provider == PlacesProviderKind::offline) {
+    const std::string data = cfg.places.data.empty() ? HERD_DEFAULT_PLACES_DATA : cfg.places.data;
+    ctx.offline = load_offline(data, &error);
+    if (!ctx.offline) return fail(error);
+    log().info("places provider offline: {} places from {}", ctx.offline->size(), data);
+    make_provider = [&ctx](uv_loop_t*, std::string*) -> std::unique_ptr<PlacesProvider> {
+      return std::make_unique<OfflineProvider>(*ctx.offline);
+    };
+  } else {
+    // A Google provider without a key could only ever answer REQUEST_DENIED: refuse.
+    const char* key = std::getenv(cfg.places.key_env.c_str());
+    if (!key || !*key) {
+      return fail("places provider \"" + cfg.places.provider_name + "\" needs an API key in $" +
+                  cfg.places.key_env + " (" + cfg.path + ": places.key_env)");
+    }
+    log().info("places provider {}: endpoint {}, time-out {} ms, key from ${}",
+               cfg.places.provider_name,
+               cfg.places.endpoint.empty() ? "Google's" : cfg.places.endpoint,
+               cfg.places.timeout_ms, cfg.places.key_env);
+    make_provider = [&cfg, k = std::string(key)](
+                        uv_loop_t* loop, std::string* why) -> std::unique_ptr<PlacesProvider> {
+      auto p = std::make_unique<GoogleProvider>(loop, cfg.places, k);
+      if (!p->init(why)) return nullptr;
+      return p;
+    };
   }
-  const std::string data = cfg.places.data.empty() ? HERD_DEFAULT_PLACES_DATA : cfg.places.data;
-  ctx.offline = load_offline(data, &error);
-  if (!ctx.offline) return fail(error);
-  log().info("offline places: {} places from {}", ctx.offline->size(), data);
 
   if (!port_is_free(self.host, self.port, &error))
     return fail(error + " (is another server running there?)");
@@ -99,7 +119,7 @@ int run_server(const HerdConfig& cfg, const ServerConfig& self) {
     auto w = std::make_unique<Worker>(ctx, i);
     Links* l = i == 0 ? links.get() : nullptr;
     if (l) w->set_stop_hook([l](std::function<void()> done) { l->stop(std::move(done)); });
-    if (!w->start(fd, std::make_unique<OfflineProvider>(*ctx.offline), &error)) return fail(error);
+    if (!w->start(fd, make_provider, &error)) return fail(error);
     if (l) {
       w->post([l, loop = w->loop()] {
         std::string why;

@@ -18,8 +18,7 @@ Worker::~Worker() {
   join();
 }
 
-bool Worker::start(int listen_fd, std::unique_ptr<PlacesProvider> provider, std::string* error) {
-  provider_ = std::move(provider);
+bool Worker::start(int listen_fd, const ProviderFactory& make_provider, std::string* error) {
   int rc = uv_loop_init(&loop_);
   if (rc != 0) {
     *error = std::string("uv_loop_init: ") + uv_strerror(rc);
@@ -42,6 +41,8 @@ bool Worker::start(int listen_fd, std::unique_ptr<PlacesProvider> provider, std:
        check(uv_idle_init(&loop_, &idle_), "uv_idle_init") &&
        check(uv_timer_init(&loop_, &grace_), "uv_timer_init");
   if (!ok) return false;  // a process that cannot set up its loops exits; handles die with it
+  provider_ = make_provider(&loop_, error);
+  if (!provider_) return false;
   listener_.data = async_.data = check_.data = idle_.data = grace_.data = this;
   {
     std::lock_guard lock(mu_);

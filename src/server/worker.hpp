@@ -27,9 +27,13 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
+  // Makes this loop's places provider (called once, on the starting thread, after the
+  // loop exists and before it runs); null with *error set on failure.
+  using ProviderFactory = std::function<std::unique_ptr<PlacesProvider>(uv_loop_t*, std::string*)>;
+
   // Sets up the loop around listen_fd (ownership passes to the worker) and starts the
-  // thread. Returns false with *error set if a libuv call fails.
-  bool start(int listen_fd, std::unique_ptr<PlacesProvider> provider, std::string* error);
+  // thread. Returns false with *error set if a libuv call or the provider fails.
+  bool start(int listen_fd, const ProviderFactory& make_provider, std::string* error);
 
   // Any thread: runs task on this worker's loop. Dropped once the worker has stopped.
   void post(std::function<void()> task);

@@ -1,0 +1,111 @@
+#include "server/google_provider.hpp"
+
+#include <cstdio>
+
+#include "core/places_json.hpp"
+#include "server/logging.hpp"
+
+namespace herd {
+namespace {
+
+// "+34.068930-118.445127" -> {"34.068930", "-118.445127"} (validated text, so the second
+// sign is always present).
+std::pair<std::string, std::string> split_location(std::string_view loc) {
+  std::size_t second = loc.find_first_of("+-", 1);
+  std::string lat(loc.substr(0, second)), lng(loc.substr(second));
+  if (lat[0] == '+') lat.erase(0, 1);
+  if (lng[0] == '+') lng.erase(0, 1);
+  return {lat, lng};
+}
+
+std::string metres(double radius_km) {
+  char buf[32];
+  int n = std::snprintf(buf, sizeof buf, "%.3f", radius_km * 1000.0);
+  while (n > 0 && buf[n - 1] == '0') --n;
+  if (n > 0 && buf[n - 1] == '.') --n;
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+// The status word of a reply JSON, for the log.
+std::string_view status_of(std::string_view json) {
+  std::size_t k = json.rfind("\"status\"");
+  if (k == std::string_view::npos) return "?";
+  std::size_t q1 = json.find('"', json.find(':', k) + 1);
+  std::size_t q2 = json.find('"', q1 + 1);
+  if (q1 == std::string_view::npos || q2 == std::string_view::npos) return "?";
+  return json.substr(q1 + 1, q2 - q1 - 1);
+}
+
+}  // namespace
+
+GoogleProvider::GoogleProvider(uv_loop_t* loop, const PlacesConfig& config, std::string key)
+    : config_(config),
+      key_(std::move(key)),
+      legacy_(config.provider == PlacesProviderKind::google_legacy),
+      loop_(loop),
+      http_(loop) {}
+
+HttpRequest GoogleProvider::build_request(const PlacesConfig& config, const std::string& key,
+                                          std::string_view location_text, double radius_km) {
+  HttpRequest req;
+  req.timeout_ms = static_cast<long>(config.timeout_ms);
+  req.secret = key;
+  auto [lat, lng] = split_location(location_text);
+  if (config.provider == PlacesProviderKind::google_legacy) {
+    std::string base = config.endpoint.empty()
+                           ? "https://maps.googleapis.com/maps/api/place/nearbysearch/json"
+                           : config.endpoint;
+    req.url = base + (base.find('?') == std::string::npos ? "?" : "&") + "location=" + lat + "," +
+              lng + "&radius=" + metres(radius_km) + "&key=" + key;
+  } else {
+    req.url = config.endpoint.empty() ? "https://places.googleapis.com/v1/places:searchNearby"
+                                      : config.endpoint;
+    req.headers = {"Content-Type: application/json", "X-Goog-Api-Key: " + key,
+                   "X-Goog-FieldMask: "
+                   "places.id,places.displayName,places.location,places.shortFormattedAddress,"
+                   "places.formattedAddress,places.types,places.rating,places.userRatingCount,"
+                   "places.businessStatus"};
+    req.post_body =
+        "{\"maxResultCount\": 20, \"locationRestriction\": {\"circle\": {\"center\": "
+        "{\"latitude\": " +
+        lat + ", \"longitude\": " + lng + "}, \"radius\": " + metres(radius_km) + "}}}";
+  }
+  return req;
+}
+
+bool GoogleProvider::lookup(const PlacesQuery& q, std::string&, Done done) {
+  std::string key = std::string(q.location_text) + " " + metres(q.radius_km);
+  auto it = in_flight_.find(key);
+  if (it != in_flight_.end()) {
+    it->second->waiters.push_back(Waiter{q.bound, std::move(done)});
+    return false;
+  }
+  auto entry = std::make_shared<InFlight>();
+  entry->waiters.push_back(Waiter{q.bound, std::move(done)});
+  entry->started_ms = uv_now(loop_);
+  in_flight_.emplace(key, entry);
+  http_.request(build_request(config_, key_, q.location_text, q.radius_km), [this, key, entry](
+                                                                                UpstreamResult r) {
+    in_flight_.erase(key);
+    const std::uint64_t ms = uv_now(loop_) - entry->started_ms;
+    std::string_view logged_status;
+    std::string first;
+    for (std::size_t i = 0; i < entry->waiters.size(); ++i) {
+      std::string json = places_reply_json(legacy_, r, entry->waiters[i].bound);
+      if (i == 0) {
+        first = json;
+        logged_status = status_of(first);
+      }
+      entry->waiters[i].done(std::move(json));
+    }
+    log().info(
+        "places {} lookup at {} radius {} m: {}, HTTP {}, {} ms upstream, {} waiter(s), {} "
+        "coalesced{}",
+        config_.provider_name, key.substr(0, key.find(' ')), key.substr(key.find(' ') + 1),
+        logged_status, r.http_status, ms, entry->waiters.size(), entry->waiters.size() - 1,
+        r.transport_ok ? "" : " (" + r.transport_error + ")");
+  });
+  return false;
+}
+
+}  // namespace herd
