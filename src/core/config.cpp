@@ -106,7 +106,8 @@ HerdConfig build(const toml::table& root, const std::string& path) {
   if (const toml::node* p = root.get("places")) {
     const toml::table* t = p->as_table();
     if (!t) c.fail(p->source(), "places", "must be a table");
-    c.only_keys(*t, "places.", {"provider", "endpoint", "key_env", "timeout_ms", "data"});
+    c.only_keys(*t, "places.",
+                {"provider", "endpoint", "key_env", "timeout_ms", "data", "coalesce"});
     std::string provider = c.string_at(*t, "provider", "places.provider", "offline");
     if (provider == "offline") {
       cfg.places.provider = PlacesProviderKind::offline;
@@ -130,6 +131,10 @@ HerdConfig build(const toml::table& root, const std::string& path) {
     std::string data = c.string_at(*t, "data", "places.data", "");
     if (!data.empty() && data[0] != '/') data = folder_of(path) + "/" + data;
     cfg.places.data = data;
+    if (const toml::node* n = t->get("coalesce")) {
+      if (!n->is_boolean()) c.fail(n->source(), "places.coalesce", "must be true or false");
+      cfg.places.coalesce = **n->as_boolean();
+    }
   }
   const toml::node* s = root.get("server");
   if (!s)

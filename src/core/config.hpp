@@ -17,6 +17,7 @@ struct PlacesConfig {
   std::string key_env = "GOOGLE_PLACES_API_KEY";
   std::uint32_t timeout_ms = 5000;
   std::string data;  // offline data file; empty: the built-in default (herd extension)
+  bool coalesce = true;  // share identical lookups in flight (herd extension, for benchmarks)
 };
 
 struct ServerConfig {

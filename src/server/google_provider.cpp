@@ -75,6 +75,7 @@ HttpRequest GoogleProvider::build_request(const PlacesConfig& config, const std:
 
 bool GoogleProvider::lookup(const PlacesQuery& q, std::string&, Done done) {
   std::string key = std::string(q.location_text) + " " + metres(q.radius_km);
+  if (!config_.coalesce) key += " #" + std::to_string(next_uncoalesced_++);  // never matches
   auto it = in_flight_.find(key);
   if (it != in_flight_.end()) {
     it->second->waiters.push_back(Waiter{q.bound, std::move(done)});

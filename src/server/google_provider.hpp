@@ -45,6 +45,7 @@ class GoogleProvider final : public PlacesProvider {
   uv_loop_t* loop_;
   HttpClient http_;
   std::unordered_map<std::string, std::shared_ptr<InFlight>> in_flight_;
+  std::uint64_t next_uncoalesced_ = 0;
 };
 
 }  // namespace herd

@@ -60,6 +60,7 @@ struct Links::Conn {
   bool dirty = false;
 
   bool catching_up = false;
+  bool catchup_draining = false;  // every record queued; logs once the queue is written
   std::size_t next_stripe = 0;
   std::uint64_t catchup_records = 0, catchup_start_ms = 0;
 
@@ -508,8 +509,9 @@ void Links::refill_catchup(Conn* c) {
   while (c->catching_up && c->queued_bytes < kCatchupLowWater) {
     if (c->next_stripe == ClientTable::kStripes) {
       c->catching_up = false;
-      log().info("link {}: catch-up sent {} records in {} ms", c->peer->name, c->catchup_records,
-                 uv_now(loop_) - c->catchup_start_ms);
+      c->catchup_draining = true;
+      log().info("link {}: catch-up queued all {} records in {} ms", c->peer->name,
+                 c->catchup_records, uv_now(loop_) - c->catchup_start_ms);
       break;
     }
     recs.clear();
@@ -542,6 +544,11 @@ void Links::kick(Conn* c) {
     c->writing_recs.push_back(std::move(r));
   }
   if (c->iov.empty()) {
+    if (c->catchup_draining && c->state == Conn::State::up) {
+      c->catchup_draining = false;
+      log().info("link {}: catch-up sent {} records in {} ms", c->peer->name, c->catchup_records,
+                 uv_now(loop_) - c->catchup_start_ms);
+    }
     if (c->draining) close_conn(c, stopping_ ? "server stopping" : "handshake refused");
     return;
   }

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "server/logging.hpp"
 #include "server/session.hpp"
 
@@ -52,8 +54,11 @@ bool Worker::start(int listen_fd, const ProviderFactory& make_provider, std::str
     int r = uv_run(&loop_, UV_RUN_DEFAULT);
     (void)r;
     int c = uv_loop_close(&loop_);
-    if (c != 0)
+    if (c != 0) {
+      // A handle leak: reported on stderr too, where the tests look for it.
       log().error("worker {}: loop closed with handles still open: {}", index_, uv_strerror(c));
+      std::fprintf(stderr, "herd: worker %u: loop closed with handles still open\n", index_);
+    }
   });
   return true;
 }

@@ -15,7 +15,7 @@ import unittest
 HERD_BIN = os.environ.get("HERD_BIN", "build/src/herd")
 SOURCE_ROOT = os.environ.get("HERD_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
 SLOWDOWN = float(os.environ.get("HERD_TEST_SLOWDOWN", "1"))
-SANITIZER_MARKS = ("AddressSanitizer", "ThreadSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer")
+SANITIZER_MARKS = ("handles still open", "AddressSanitizer", "ThreadSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer")
 NAMES = ["Alford", "Ball", "Hamilton", "Holiday", "Welsh"]
 TOPOLOGY = {"Alford": ["Hamilton", "Welsh"], "Ball": ["Holiday", "Welsh"], "Hamilton": ["Alford", "Holiday"],
             "Holiday": ["Ball", "Hamilton"], "Welsh": ["Alford", "Ball"]}

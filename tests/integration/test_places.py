@@ -90,6 +90,30 @@ class LegacyTest(PlacesTestCase):
         h.stop("Ball")
         self.assertNotIn(KEY, h.log("Ball"))
 
+    def test_bounds_1_5_20_with_more_results_upstream(self):
+        h, stub, c = self.start(stub_args=("--results", "25"))
+        for bound in (1, 5, 20):
+            doc = self.whatsat(c, 10, bound)
+            self.assertEqual([r["place_id"] for r in doc["results"]], [f"stub-{i}" for i in range(bound)])
+        h2, stub2, c2 = self.start(provider="google", stub_args=("--results", "25"))
+        for bound in (1, 5, 20):
+            doc = self.whatsat(c2, 10, bound)
+            self.assertEqual([r["place_id"] for r in doc["results"]], [f"ChIJstub{i}" for i in range(bound)])
+
+    def test_without_coalescing_every_lookup_goes_upstream(self):
+        stub = Stub("--key", KEY, "--latency-ms", str(int(300 * scaled(1))))
+        self.addCleanup(stub.stop)
+        h = self.herd(places_extra=f'provider = "google-legacy"\nendpoint = "http://127.0.0.1:{stub.port}{LEGACY_PATH}"'
+                                   "\ncoalesce = false", env_extra={"GOOGLE_PLACES_API_KEY": KEY}, workers=1)
+        h.start()
+        c = h.client()
+        self.addCleanup(c.close)
+        c.request("IAMAT kiwi +34.068930-118.445127 1")
+        c.send("WHATSAT kiwi 10 5\n" * 10)
+        for _ in range(10):
+            c.read_whatsat()
+        self.assertEqual(stub.requests(), 10)
+
     def test_a_legacy_status_is_passed_through(self):
         h, stub, c = self.start(stub_args=("--legacy-status", "ZERO_RESULTS"))
         doc = self.whatsat(c)
@@ -215,9 +239,9 @@ class ConcurrencyTest(PlacesTestCase):
         self.assertEqual(c.read_line(), b"? bad\n")
 
     def test_hundreds_of_lookups_in_flight_do_not_hold_up_iamat(self):
-        latency = int(1500 * scaled(1))
+        latency = int(2000 * scaled(1))
         h, stub, c = self.start(stub_args=("--latency-ms", str(latency)), timeout_ms=latency * 4, workers=1)
-        c.send("".join(f"WHATSAT kiwi {1 + i / 100:.2f} 1\n" for i in range(300)))  # 300 distinct lookups
+        c.send("".join(f"WHATSAT kiwi {1 + i / 100:.2f} 1\n" for i in range(500)))  # 500 distinct lookups
         other = h.client()
         for i in range(20):
             self.assertTrue(other.request(f"IAMAT quick{i} +1+1 1").startswith(b"AT Ball "))
@@ -225,7 +249,7 @@ class ConcurrencyTest(PlacesTestCase):
         ready, _, _ = select.select([c.sock], [], [], 0)
         self.assertEqual(ready, [], "a WHATSAT reply arrived before the stub's latency")
         other.close()
-        for _ in range(300):
+        for _ in range(500):
             self.assertEqual(json.loads(body_of(c.read_whatsat())[1])["status"], "OK")
 
     def test_a_client_that_leaves_before_its_lookup_ends(self):

@@ -44,7 +44,7 @@ TEST_CASE("every key parsed") {
       "[herd]\nlog_dir = \"/var/log/herd\"\nworkers = 3\nsecret_env = \"S\"\nmax_line_bytes = 100\n"
       "[places]\nprovider = \"google-legacy\"\nendpoint = \"http://127.0.0.1:9/x\"\nkey_env = "
       "\"K\"\n"
-      "timeout_ms = 250\n" +
+      "timeout_ms = 250\ncoalesce = false\n" +
           kServers,
       "h.toml", &err);
   REQUIRE_MESSAGE(c, err);
@@ -54,6 +54,7 @@ TEST_CASE("every key parsed") {
   CHECK(c->places.provider == PlacesProviderKind::google_legacy);
   CHECK(c->places.endpoint == "http://127.0.0.1:9/x");
   CHECK(c->places.timeout_ms == 250);
+  CHECK_FALSE(c->places.coalesce);
 }
 
 TEST_CASE("errors name the file, the position, the key and the problem") {

@@ -37,7 +37,10 @@ struct Options {
   Scenario scenario = Scenario::iamat;
   double radius = 10;
   int bound = 5;
+  bool sequential = false;  // client ids 0, 1, 2, ... in order across all connections
 };
+
+std::atomic<std::uint64_t> g_next_id{0};
 
 using Clock = std::chrono::steady_clock;
 
@@ -81,7 +84,10 @@ std::string make_request(Thread& t, bool& whatsat) {
   const auto& o = t.opt;
   whatsat = o.scenario == Scenario::whatsat || (o.scenario == Scenario::mixed && t.rng() % 10 == 0);
   char buf[256];
-  unsigned id = static_cast<unsigned>(t.rng() % static_cast<unsigned>(o.clients));
+  unsigned id =
+      o.sequential
+          ? static_cast<unsigned>(g_next_id.fetch_add(1) % static_cast<unsigned>(o.clients))
+          : static_cast<unsigned>(t.rng() % static_cast<unsigned>(o.clients));
   double lat = -60 + static_cast<double>(t.rng() % 1300000) / 10000.0;
   double lng = -180 + static_cast<double>(t.rng() % 3600000) / 10000.0;
   int n;
@@ -256,7 +262,7 @@ Scenario parse_scenario(const std::string& s) {
       "usage: loadgen [--host 127.0.0.1] --port N [--connections 50] [--pipeline 1] [--duration "
       "10]\n"
       "               [--requests 0] [--threads 1] [--clients 100000] [--radius 10] [--bound 5]\n"
-      "               [--scenario iamat|whatsat|mixed|redis-geoadd]\n"
+      "               [--scenario iamat|whatsat|mixed|redis-geoadd] [--sequential]\n"
       "WHATSAT scenarios ask about client0..client999: run an iamat pass first.\n",
       stderr);
   std::exit(2);
@@ -268,6 +274,10 @@ int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--sequential") {
+      o.sequential = true;
+      continue;
+    }
     if (i + 1 >= argc) usage();
     std::string v = argv[++i];
     if (a == "--host")
