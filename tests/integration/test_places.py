@@ -43,7 +43,9 @@ def body_of(reply):
 
 
 class PlacesTestCase(HerdTestCase):
-    def start(self, provider="google-legacy", stub_args=(), timeout_ms=2000, endpoint=None, workers=2):
+    def start(self, provider="google-legacy", stub_args=(), timeout_ms=None, endpoint=None, workers=2):
+        # Lookups that are meant to succeed get ample time, even in the sanitizer builds.
+        timeout_ms = timeout_ms or int(10000 * scaled(1))
         stub = Stub("--key", KEY, *stub_args)
         self.addCleanup(stub.stop)
         path = LEGACY_PATH if provider == "google-legacy" else NEW_PATH

@@ -37,7 +37,8 @@ struct Options {
   Scenario scenario = Scenario::iamat;
   double radius = 10;
   int bound = 5;
-  bool sequential = false;  // client ids 0, 1, 2, ... in order across all connections
+  int whatsat_clients = 1000;  // WHATSAT asks about client0 .. client<N-1>
+  bool sequential = false;     // client ids 0, 1, 2, ... in order across all connections
 };
 
 std::atomic<std::uint64_t> g_next_id{0};
@@ -94,7 +95,8 @@ std::string make_request(Thread& t, bool& whatsat) {
   if (o.scenario == Scenario::redis_geoadd) {
     n = std::snprintf(buf, sizeof buf, "GEOADD herd %.6f %.6f client%u\r\n", lng, lat, id);
   } else if (whatsat) {
-    n = std::snprintf(buf, sizeof buf, "WHATSAT client%u %g %d\n", id % 1000, o.radius, o.bound);
+    n = std::snprintf(buf, sizeof buf, "WHATSAT client%u %g %d\n",
+                      id % static_cast<unsigned>(o.whatsat_clients), o.radius, o.bound);
   } else {
     auto now = std::chrono::system_clock::now().time_since_epoch();
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now).count();
@@ -263,7 +265,9 @@ Scenario parse_scenario(const std::string& s) {
       "10]\n"
       "               [--requests 0] [--threads 1] [--clients 100000] [--radius 10] [--bound 5]\n"
       "               [--scenario iamat|whatsat|mixed|redis-geoadd] [--sequential]\n"
-      "WHATSAT scenarios ask about client0..client999: run an iamat pass first.\n",
+      "               [--whatsat-clients 1000]\n"
+      "WHATSAT scenarios ask about client0 .. client<whatsat-clients - 1>: run an iamat pass\n"
+      "first (--scenario iamat --sequential --requests N).\n",
       stderr);
   std::exit(2);
 }
@@ -300,13 +304,15 @@ int main(int argc, char** argv) {
       o.radius = std::atof(v.c_str());
     else if (a == "--bound")
       o.bound = std::atoi(v.c_str());
+    else if (a == "--whatsat-clients")
+      o.whatsat_clients = std::atoi(v.c_str());
     else if (a == "--scenario")
       o.scenario = parse_scenario(v);
     else
       usage();
   }
-  if (o.connections < 1 || o.pipeline < 1 || o.threads < 1 || o.clients < 1 || o.duration <= 0 ||
-      o.duration > 600) {
+  if (o.whatsat_clients < 1 || o.connections < 1 || o.pipeline < 1 || o.threads < 1 ||
+      o.clients < 1 || o.duration <= 0 || o.duration > 600) {
     usage();
   }
   sockaddr_storage addr{};
