@@ -35,6 +35,8 @@ std::optional<CliArgs> parse_cli_args(const std::vector<std::string>& args, std:
     } else if (arg == "--name") {
       if (!out.name.empty()) return fail("--name given twice");
       if (!value(out.name)) return fail("--name needs a server name");
+    } else if (arg == "--health") {
+      if (!value(out.health)) return fail("--health needs HOST:PORT");
     } else if (arg == "--check" && !inline_value) {
       check = true;
     } else if ((arg == "--help" || arg == "-h") && !inline_value) {
@@ -51,6 +53,12 @@ std::optional<CliArgs> parse_cli_args(const std::vector<std::string>& args, std:
   }
   if (version) {
     out.mode = CliArgs::Mode::version;
+    return out;
+  }
+  if (!out.health.empty()) {
+    if (!out.config.empty() || !out.name.empty() || check)
+      return fail("--health takes no other option");
+    out.mode = CliArgs::Mode::health;
     return out;
   }
   if (out.config.empty()) return fail("--config is required");

@@ -7,14 +7,16 @@
 namespace herd {
 
 struct CliArgs {
-  enum class Mode { run, check, help, version } mode = Mode::run;
+  enum class Mode { run, check, help, version, health } mode = Mode::run;
   std::string config;
   std::string name;
+  std::string health;  // --health HOST:PORT (an admin listener)
 };
 
 constexpr const char* kUsage =
     "usage: herd --config FILE --name NAME   run one server of the herd\n"
     "       herd --config FILE --check       validate the config and exit\n"
+    "       herd --health HOST:PORT              ask a server's admin listener /healthz\n"
     "       herd --help | --version\n";
 
 // Parses argv[1..]; accepts "--opt value" and "--opt=value". On error returns nullopt

@@ -149,7 +149,7 @@ HerdConfig build(const toml::table& root, const std::string& path) {
   for (std::size_t i = 0; i < arr->size(); ++i) {
     const toml::table& t = *arr->get(i)->as_table();
     const std::string prefix = "server[" + std::to_string(i + 1) + "]";
-    c.only_keys(t, prefix + ".", {"name", "host", "port", "neighbors"});
+    c.only_keys(t, prefix + ".", {"name", "host", "port", "neighbors", "admin_host", "admin_port"});
     ServerConfig sc;
     if (!t.get("name")) c.fail(t.source(), prefix + ".name", "is required");
     sc.name = c.string_at(t, "name", prefix + ".name", "");
@@ -170,6 +170,18 @@ HerdConfig build(const toml::table& root, const std::string& path) {
     if (!endpoints.emplace(sc.host, sc.port).second) {
       c.fail(t.get("port")->source(), prefix + ".port",
              "another server already uses " + sc.host + " port " + std::to_string(sc.port));
+    }
+    sc.admin_host = c.string_at(t, "admin_host", prefix + ".admin_host", "127.0.0.1");
+    if (!valid_ip(sc.admin_host)) {
+      c.fail(t.get("admin_host")->source(), prefix + ".admin_host",
+             "must be an IPv4 or IPv6 address");
+    }
+    sc.admin_port =
+        static_cast<std::uint16_t>(c.int_at(t, "admin_port", prefix + ".admin_port", 0, 0, 65535));
+    if (sc.admin_port != 0 && !endpoints.emplace(sc.admin_host, sc.admin_port).second) {
+      c.fail(t.get("admin_port")->source(), prefix + ".admin_port",
+             "another server already uses " + sc.admin_host + " port " +
+                 std::to_string(sc.admin_port));
     }
     if (const toml::node* n = t.get("neighbors")) {
       const toml::array* na = n->as_array();

@@ -16,7 +16,7 @@ struct PlacesConfig {
   std::string endpoint;  // empty: the provider's own URL
   std::string key_env = "GOOGLE_PLACES_API_KEY";
   std::uint32_t timeout_ms = 5000;
-  std::string data;  // offline data file; empty: the built-in default (herd extension)
+  std::string data;      // offline data file; empty: the built-in default (herd extension)
   bool coalesce = true;  // share identical lookups in flight (herd extension, for benchmarks)
 };
 
@@ -25,6 +25,9 @@ struct ServerConfig {
   std::string host;
   std::uint16_t port = 0;
   std::vector<std::string> neighbors;  // both directions merged, sorted, unique
+  // Admin listener (/healthz, /metrics): off when admin_port is 0 (herd extension).
+  std::string admin_host = "127.0.0.1";
+  std::uint16_t admin_port = 0;
 };
 
 struct HerdConfig {

@@ -53,6 +53,18 @@ void append_json_escaped(std::string& out, std::string_view s) {
   }
 }
 
+std::string_view json_status_word(std::string_view json) {
+  std::size_t k = json.rfind("\"status\"");
+  if (k == std::string_view::npos) return "?";
+  std::size_t colon = json.find(':', k);
+  if (colon == std::string_view::npos) return "?";
+  std::size_t q1 = json.find('"', colon + 1);
+  if (q1 == std::string_view::npos) return "?";
+  std::size_t q2 = json.find('"', q1 + 1);
+  if (q2 == std::string_view::npos) return "?";
+  return json.substr(q1 + 1, q2 - q1 - 1);
+}
+
 std::string error_places_json(std::string_view status, std::string_view message) {
   std::string out = "{\n   \"error_message\" : \"";
   append_json_escaped(out, message);

@@ -13,6 +13,10 @@ void append_normalized_json(std::string& out, std::string_view json);
 // escaped; other bytes are copied as they are.
 void append_json_escaped(std::string& out, std::string_view s);
 
+// The value of the last "status" member of a places JSON text ("?" if none); for logs
+// and metrics, not validation.
+std::string_view json_status_word(std::string_view json);
+
 // The JSON object sent when a lookup fails: empty attributions and results, the status
 // word and an error message.
 std::string error_places_json(std::string_view status, std::string_view message);

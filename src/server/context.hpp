@@ -9,6 +9,7 @@
 #include "core/client_table.hpp"
 #include "core/config.hpp"
 #include "core/offline_places.hpp"
+#include "server/metrics.hpp"
 
 namespace herd {
 
@@ -22,6 +23,7 @@ struct ServerContext {
   std::string secret;                      // link secret; empty = development mode
   std::atomic<std::uint64_t> next_connection_id{1};
   Links* links = nullptr;  // owned by worker 0; null when the server has no neighbours
+  std::unique_ptr<Metrics> metrics;
 };
 
 }  // namespace herd

@@ -26,16 +26,6 @@ std::string metres(double radius_km) {
   return std::string(buf, static_cast<std::size_t>(n));
 }
 
-// The status word of a reply JSON, for the log.
-std::string_view status_of(std::string_view json) {
-  std::size_t k = json.rfind("\"status\"");
-  if (k == std::string_view::npos) return "?";
-  std::size_t q1 = json.find('"', json.find(':', k) + 1);
-  std::size_t q2 = json.find('"', q1 + 1);
-  if (q1 == std::string_view::npos || q2 == std::string_view::npos) return "?";
-  return json.substr(q1 + 1, q2 - q1 - 1);
-}
-
 }  // namespace
 
 GoogleProvider::GoogleProvider(uv_loop_t* loop, const PlacesConfig& config, std::string key)
@@ -95,7 +85,7 @@ bool GoogleProvider::lookup(const PlacesQuery& q, std::string&, Done done) {
       std::string json = places_reply_json(legacy_, r, entry->waiters[i].bound);
       if (i == 0) {
         first = json;
-        logged_status = status_of(first);
+        logged_status = json_status_word(first);
       }
       entry->waiters[i].done(std::move(json));
     }

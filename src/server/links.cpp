@@ -89,6 +89,12 @@ Links::Links(ServerContext& ctx) : ctx_(ctx), read_buf_(64 * 1024) {
 
 Links::~Links() = default;
 
+std::vector<std::pair<std::string, bool>> Links::link_states() const {
+  std::vector<std::pair<std::string, bool>> out;
+  for (const auto& p : peers_) out.emplace_back(p->name, p->up != nullptr);
+  return out;
+}
+
 Links::Peer* Links::find_peer(std::string_view name) {
   for (auto& p : peers_) {
     if (p->name == name) return p.get();
@@ -429,7 +435,10 @@ void Links::handle_at(Conn* c, std::string_view line) {
     return;
   }
   RecordRef rec = RecordRef::from_at_line(t, m);
-  if (ctx_.table.offer(rec)) flood(rec, c->peer);
+  if (ctx_.table.offer(rec)) {
+    ctx_.metrics->records_stored.fetch_add(1, std::memory_order_relaxed);
+    flood(rec, c->peer);
+  }
 }
 
 void Links::flood(const RecordRef& rec, const Peer* except) {

@@ -43,6 +43,9 @@ class Links {
   // handle, then call done.
   void stop(std::function<void()> done);
 
+  // On the loop: each neighbour's name and whether its link is up.
+  std::vector<std::pair<std::string, bool>> link_states() const;
+
   struct Conn;  // one TCP connection to a neighbour (handshaking or up)
   struct Peer;  // one configured neighbour
 

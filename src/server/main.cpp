@@ -1,7 +1,13 @@
 // herd: one server of a proxy server herd. See PROTOCOL.md section 9.
 #include <curl/curl.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -9,6 +15,56 @@
 #include "core/config.hpp"
 #include "herd_build_config.hpp"
 #include "server/server.hpp"
+
+namespace herd {
+
+// GET /healthz from an admin listener at HOST:PORT (an IP literal); 0 if it answers 200.
+int health_probe(const std::string& target) {
+  const auto colon = target.rfind(':');
+  std::string host = target.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  const int port = colon == std::string::npos ? 0 : std::atoi(target.c_str() + colon + 1);
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (port > 0 && port < 65536 && inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<std::uint16_t>(port));
+    len = sizeof *v4;
+  } else if (port > 0 && port < 65536 && inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<std::uint16_t>(port));
+    len = sizeof *v6;
+  } else {
+    std::fprintf(stderr, "herd: --health needs IP:PORT, not %s\n", target.c_str());
+    return 2;
+  }
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    std::fprintf(stderr, "herd: unhealthy: cannot connect to %s\n", target.c_str());
+    if (fd >= 0) close(fd);
+    return 1;
+  }
+  const char req[] = "GET /healthz HTTP/1.0\r\n\r\n";
+  std::string answer;
+  char buf[512];
+  if (send(fd, req, sizeof req - 1, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof req - 1)) {
+    for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;)
+      answer.append(buf, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  const bool ok = answer.rfind("HTTP/1.1 200 ", 0) == 0;
+  const auto body = answer.find("\r\n\r\n");
+  std::fprintf(ok ? stdout : stderr, "%s%s", ok ? "" : "herd: unhealthy: ",
+               body == std::string::npos ? "no answer\n" : answer.c_str() + body + 4);
+  return ok ? 0 : 1;
+}
+
+}  // namespace herd
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -25,6 +81,8 @@ int main(int argc, char** argv) {
     case herd::CliArgs::Mode::version:
       std::printf("herd %s\n", HERD_VERSION);
       return 0;
+    case herd::CliArgs::Mode::health:
+      return herd::health_probe(cli->health);
     default:
       break;
   }

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "herd_build_config.hpp"
+#include "server/admin.hpp"
 #include "server/context.hpp"
 #include "server/google_provider.hpp"
 #include "server/links.hpp"
@@ -112,14 +113,29 @@ int run_server(const HerdConfig& cfg, const ServerConfig& self) {
     links = std::make_unique<Links>(ctx);
     ctx.links = links.get();
   }
+  ctx.metrics = std::make_unique<Metrics>(workers);
+  std::unique_ptr<Admin> admin;
+  if (self.admin_port != 0) {
+    admin = std::make_unique<Admin>(ctx);
+    if (!port_is_free(self.admin_host, self.admin_port, &error))
+      return fail("admin listener: " + error);
+  }
   std::vector<std::unique_ptr<Worker>> pool;
   for (unsigned i = 0; i < workers; ++i) {
     int fd = open_listen_socket(self.host, self.port, true, &error);
     if (fd < 0) return fail(error);
     auto w = std::make_unique<Worker>(ctx, i);
     Links* l = i == 0 ? links.get() : nullptr;
-    if (l) w->set_stop_hook([l](std::function<void()> done) { l->stop(std::move(done)); });
+    if (l) w->add_stop_hook([l](std::function<void()> done) { l->stop(std::move(done)); });
+    Admin* a = i == 0 ? admin.get() : nullptr;
+    if (a) w->add_stop_hook([a](std::function<void()> done) { a->stop(std::move(done)); });
     if (!w->start(fd, make_provider, &error)) return fail(error);
+    if (a) {
+      w->post([a, loop = w->loop()] {
+        std::string why;
+        if (!a->start(loop, &why)) log().error("admin listener could not start: {}", why);
+      });
+    }
     if (l) {
       w->post([l, loop = w->loop()] {
         std::string why;

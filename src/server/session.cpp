@@ -59,6 +59,9 @@ void Session::start() {
   peer_ = peer_name(&tcp_);
   uv_tcp_nodelay(&tcp_, 1);
   log().info("client {} open from {} on worker {}", id_, peer_, w_.index());
+  w_.ctx().metrics->connections_opened.fetch_add(1, std::memory_order_relaxed);
+  w_.ctx().metrics->connections_open.fetch_add(1, std::memory_order_relaxed);
+  counted_open_ = true;
   int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read);
   if (rc != 0) {
     close_now(uv_strerror(rc));
@@ -83,6 +86,7 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
       FeedResult r = s->splitter_.feed(buf->base, static_cast<std::size_t>(nread),
                                        [s](std::string_view line) { return s->handle_line(line); });
       if (r == FeedResult::too_long) {
+        s->w_.ctx().metrics->lines_too_long.fetch_add(1, std::memory_order_relaxed);
         log().warn("client {}: line longer than {} bytes; closing after owed replies", s->id_,
                    s->w_.ctx().config->max_line_bytes);
         s->pause_reading();
@@ -126,14 +130,20 @@ bool Session::handle_line(std::string_view line) {
   ServerContext& ctx = w_.ctx();
   switch (m.kind) {
     case MessageKind::blank:
+      ctx.metrics->lines_blank.fetch_add(1, std::memory_order_relaxed);
       return true;
     case MessageKind::iamat: {
+      ctx.metrics->lines_iamat.fetch_add(1, std::memory_order_relaxed);
       RecordRef rec = RecordRef::from_iamat(ctx.self->name, now_, m);
-      if (ctx.table.offer(rec)) flood_record(ctx, rec);
+      if (ctx.table.offer(rec)) {
+        ctx.metrics->records_stored.fetch_add(1, std::memory_order_relaxed);
+        flood_record(ctx, rec);
+      }
       reply(rec->line_nl());
       return true;
     }
     case MessageKind::whatsat: {
+      ctx.metrics->lines_whatsat.fetch_add(1, std::memory_order_relaxed);
       RecordRef rec = ctx.table.find(m.client_id);
       if (!rec) {
         reply_invalid(line);
@@ -147,7 +157,9 @@ bool Session::handle_line(std::string_view line) {
       // Reserve the reply's place first; a synchronous answer fills it at once.
       ReplyQueue::Slot slot = replies_.reserve();
       ++lookups_in_flight_;
-      auto finish = [w, sid, slot, rec](std::string answer) {
+      const std::uint64_t started_ns = uv_hrtime();
+      auto finish = [w, sid, slot, rec, started_ns](std::string answer) {
+        w->ctx().metrics->count_lookup(json_status_word(answer), (uv_hrtime() - started_ns) / 1000);
         Session* s = w->find_session(sid);
         if (!s) return;  // the client went away
         std::string text;
@@ -156,6 +168,7 @@ bool Session::handle_line(std::string_view line) {
         append_normalized_json(text, answer);
         text.append("\n\n");
         --s->lookups_in_flight_;
+        s->w_.ctx().metrics->replies.fetch_add(1, std::memory_order_relaxed);
         s->replies_.fill(slot, text);
         log_client_traffic(sid, '>', std::string_view(text).substr(0, text.size() - 1));
         if (!s->closing_) {
@@ -173,6 +186,7 @@ bool Session::handle_line(std::string_view line) {
         close_now("handed over to the link layer");
         return false;
       }
+      ctx.metrics->lines_invalid.fetch_add(1, std::memory_order_relaxed);
       reply_invalid(line);
       return true;
   }
@@ -180,6 +194,7 @@ bool Session::handle_line(std::string_view line) {
 }
 
 void Session::reply(std::string_view text) {
+  w_.ctx().metrics->replies.fetch_add(1, std::memory_order_relaxed);
   replies_.append(text);
   log_client_traffic(id_, '>', text.substr(0, text.size() - 1));
 }
@@ -251,6 +266,7 @@ void Session::close_now(const char* reason) {
   if (closing_) return;
   closing_ = true;
   log().info("client {} closed: {}", id_, reason);
+  if (counted_open_) w_.ctx().metrics->connections_open.fetch_sub(1, std::memory_order_relaxed);
   w_.remove_session(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
 }

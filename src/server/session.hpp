@@ -68,6 +68,7 @@ class Session {
   bool read_closed_ = false;  // EOF, over-long line or drain: no more input
   bool closing_ = false;      // uv_close called
   bool paused_for_output_ = false;
+  bool counted_open_ = false;
   std::size_t lookups_in_flight_ = 0;
 };
 

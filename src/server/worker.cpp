@@ -11,6 +11,7 @@ namespace herd {
 namespace {
 constexpr std::uint64_t kGraceMs = 5000;
 constexpr std::size_t kReadBufferBytes = 64 * 1024;
+constexpr std::uint64_t kLagPeriodMs = 250;
 }  // namespace
 
 Worker::Worker(ServerContext& ctx, unsigned index)
@@ -41,11 +42,15 @@ bool Worker::start(int listen_fd, const ProviderFactory& make_provider, std::str
        check(uv_check_init(&loop_, &check_), "uv_check_init") &&
        check(uv_check_start(&check_, on_check), "uv_check_start") &&
        check(uv_idle_init(&loop_, &idle_), "uv_idle_init") &&
-       check(uv_timer_init(&loop_, &grace_), "uv_timer_init");
+       check(uv_timer_init(&loop_, &grace_), "uv_timer_init") &&
+       check(uv_timer_init(&loop_, &lag_timer_), "uv_timer_init") &&
+       check(uv_timer_start(&lag_timer_, on_lag_timer, kLagPeriodMs, kLagPeriodMs),
+             "uv_timer_start");
   if (!ok) return false;  // a process that cannot set up its loops exits; handles die with it
   provider_ = make_provider(&loop_, error);
   if (!provider_) return false;
-  listener_.data = async_.data = check_.data = idle_.data = grace_.data = this;
+  listener_.data = async_.data = check_.data = idle_.data = grace_.data = lag_timer_.data = this;
+  lag_expected_ns_ = uv_hrtime() + kLagPeriodMs * 1000000;
   {
     std::lock_guard lock(mu_);
     accepting_tasks_ = true;
@@ -148,14 +153,24 @@ void Worker::on_check(uv_check_t* h) {
   if (w->dirty_.empty()) uv_idle_stop(&w->idle_);
 }
 
+void Worker::on_lag_timer(uv_timer_t* h) {
+  auto* w = static_cast<Worker*>(h->data);
+  const std::uint64_t now = uv_hrtime();
+  const std::uint64_t lag = now > w->lag_expected_ns_ ? (now - w->lag_expected_ns_) / 1000 : 0;
+  if (w->ctx_.metrics && w->index_ < w->ctx_.metrics->loop_lag_us.size()) {
+    w->ctx_.metrics->loop_lag_us[w->index_].store(lag, std::memory_order_relaxed);
+  }
+  w->lag_expected_ns_ = now + kLagPeriodMs * 1000000;
+}
+
 void Worker::begin_stop() {
   if (stopping_) return;
   stopping_ = true;
   uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
-  if (stop_hook_) {
-    hook_done_ = false;
-    stop_hook_([this] {
-      hook_done_ = true;
+  hooks_pending_ = static_cast<int>(stop_hooks_.size());
+  for (auto& hook : stop_hooks_) {
+    hook([this] {
+      --hooks_pending_;
       maybe_finish();
     });
   }
@@ -176,13 +191,14 @@ void Worker::on_grace_timeout(uv_timer_t* h) {
 }
 
 void Worker::maybe_finish() {
-  if (finished_ || !sessions_.empty() || !hook_done_) return;
+  if (finished_ || !sessions_.empty() || hooks_pending_ != 0) return;
   finished_ = true;
   {
     std::lock_guard lock(mu_);
     accepting_tasks_ = false;
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&grace_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&lag_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);

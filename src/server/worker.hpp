@@ -45,8 +45,8 @@ class Worker {
 
   // Called on this loop during stop, before sessions are drained; `done` must be called
   // (on this loop) once the hook's handles are closed. Set before start().
-  void set_stop_hook(std::function<void(std::function<void()> done)> hook) {
-    stop_hook_ = std::move(hook);
+  void add_stop_hook(std::function<void(std::function<void()> done)> hook) {
+    stop_hooks_.push_back(std::move(hook));
   }
 
   uv_loop_t* loop() { return &loop_; }
@@ -73,6 +73,7 @@ class Worker {
   static void on_async(uv_async_t* h);
   static void on_check(uv_check_t* h);
   static void on_grace_timeout(uv_timer_t* h);
+  static void on_lag_timer(uv_timer_t* h);
   void begin_stop();
   void maybe_finish();
 
@@ -84,6 +85,8 @@ class Worker {
   uv_check_t check_{};
   uv_idle_t idle_{};
   uv_timer_t grace_{};
+  uv_timer_t lag_timer_{};  // measures this loop's lag for the metrics
+  std::uint64_t lag_expected_ns_ = 0;
   std::thread thread_;
   std::vector<char> read_buf_;
   std::unique_ptr<PlacesProvider> provider_;
@@ -95,9 +98,9 @@ class Worker {
   std::unordered_map<std::uint64_t, Session*> sessions_;
   std::vector<Session*> dirty_;
   bool stopping_ = false;
-  bool hook_done_ = true;
+  int hooks_pending_ = 0;
   bool finished_ = false;
-  std::function<void(std::function<void()>)> stop_hook_;
+  std::vector<std::function<void(std::function<void()>)>> stop_hooks_;
 };
 
 }  // namespace herd

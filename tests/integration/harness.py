@@ -114,16 +114,19 @@ class Herd:
     """Some servers of a herd, each a real herd process, configured in a temporary folder."""
 
     def __init__(self, names=("Ball",), topology=None, herd_extra="", places_extra="", workers=2, env_extra=None,
-                 secret=None):
+                 secret=None, admin=False):
         self.dir = tempfile.mkdtemp(prefix="herd-test-")
         self.names = list(names)
         self.ports = dict(zip(self.names, free_ports(len(self.names))))
+        self.admin_ports = dict(zip(self.names, free_ports(len(self.names)))) if admin else {}
         topology = topology if topology is not None else {n: [] for n in self.names}
         lines = ["[herd]", 'log_dir = "logs"', f"workers = {workers}", herd_extra, "[places]", places_extra]
         for n in self.names:
             nbrs = ", ".join(f'"{x}"' for x in topology.get(n, []) if x in self.ports)
             lines += ["[[server]]", f'name = "{n}"', 'host = "127.0.0.1"', f"port = {self.ports[n]}",
                       f"neighbors = [{nbrs}]"]
+            if n in self.admin_ports:
+                lines.append(f"admin_port = {self.admin_ports[n]}")
         self.config = os.path.join(self.dir, "herd.toml")
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")

@@ -118,3 +118,21 @@ TEST_CASE("command line") {
 TEST_CASE("log escaping keeps one entry on one line") {
   CHECK(log_escaped("a\nb\rc\td\\e\x01\x7f\xc3\xa9") == "a\\nb\\rc\\td\\\\e\\x01\\x7f\xc3\xa9");
 }
+
+TEST_CASE("admin listener keys and --health") {
+  std::string err;
+  auto c = parse_config(kServers + "[[server]]\nname = \"D\"\nport = 5\nadmin_port = 9100\n",
+                        "h.toml", &err);
+  REQUIRE_MESSAGE(c, err);
+  CHECK(c->find("D")->admin_port == 9100);
+  CHECK(c->find("D")->admin_host == "127.0.0.1");
+  CHECK(c->find("A")->admin_port == 0);
+  CHECK(error_of(kServers + "[[server]]\nname = \"D\"\nport = 5\nadmin_port = 1001\n")
+            .find("server[4].admin_port: another server already uses 127.0.0.1 port 1001") !=
+        std::string::npos);
+  auto a = parse_cli_args({"--health", "127.0.0.1:9100"}, &err);
+  REQUIRE(a);
+  CHECK(a->mode == CliArgs::Mode::health);
+  CHECK(a->health == "127.0.0.1:9100");
+  CHECK_FALSE(parse_cli_args({"--health", "x:1", "--config", "h"}, &err));
+}

@@ -1,0 +1,206 @@
+#include "server/admin.hpp"
+
+#include "core/prometheus.hpp"
+#include "server/links.hpp"
+#include "server/listener.hpp"
+#include "server/logging.hpp"
+
+namespace herd {
+namespace {
+constexpr std::uint64_t kUnhealthyLagUs = 1'000'000;
+constexpr std::size_t kMaxRequestBytes = 8192;
+}  // namespace
+
+struct Admin::Conn {
+  Admin* admin;
+  uv_tcp_t tcp{};
+  uv_write_t write_req{};
+  std::string in, out;
+  bool closing = false;
+};
+
+bool Admin::start(uv_loop_t* loop, std::string* error) {
+  loop_ = loop;
+  const ServerConfig& self = *ctx_.self;
+  int fd = open_listen_socket(self.admin_host, self.admin_port, false, error);
+  if (fd < 0) return false;
+  int rc = uv_tcp_init(loop, &listener_);
+  if (rc == 0) {
+    listener_.data = this;
+    rc = uv_tcp_open(&listener_, fd);
+    listening_ = true;
+    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 64, on_connection);
+  }
+  if (rc != 0) {
+    *error = std::string("admin listener: ") + uv_strerror(rc);
+    return false;
+  }
+  log().info("admin listener on {} port {} (/healthz, /metrics)", self.admin_host, self.admin_port);
+  return true;
+}
+
+void Admin::on_connection(uv_stream_t* server, int status) {
+  auto* a = static_cast<Admin*>(server->data);
+  if (status < 0 || a->stopping_) return;
+  auto* c = new Conn;
+  c->admin = a;
+  uv_tcp_init(a->loop_, &c->tcp);
+  c->tcp.data = c;
+  ++a->open_conns_;
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
+    a->close_conn(c);
+    return;
+  }
+  int rc = uv_read_start(
+      reinterpret_cast<uv_stream_t*>(&c->tcp),
+      [](uv_handle_t*, std::size_t, uv_buf_t* b) {
+        static thread_local char block[4096];
+        b->base = block;
+        b->len = sizeof block;
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* b) {
+        auto* cc = static_cast<Conn*>(s->data);
+        if (cc->closing) return;
+        if (nread < 0) {
+          cc->admin->close_conn(cc);
+          return;
+        }
+        cc->in.append(b->base, static_cast<std::size_t>(nread));
+        if (cc->in.find("\r\n\r\n") != std::string::npos ||
+            cc->in.find("\n\n") != std::string::npos) {
+          uv_read_stop(s);
+          cc->admin->handle(cc);
+        } else if (cc->in.size() > kMaxRequestBytes) {
+          cc->admin->close_conn(cc);
+        }
+      });
+  if (rc != 0) a->close_conn(c);
+}
+
+std::string Admin::health_problem() const {
+  for (std::size_t i = 0; i < ctx_.metrics->loop_lag_us.size(); ++i) {
+    const std::uint64_t lag = ctx_.metrics->loop_lag_us[i].load(std::memory_order_relaxed);
+    if (lag > kUnhealthyLagUs)
+      return "worker " + std::to_string(i) + " loop lags by " + std::to_string(lag / 1000) + " ms";
+  }
+  return {};
+}
+
+void Admin::handle(Conn* c) {
+  std::string_view req = c->in;
+  std::string_view line = req.substr(0, req.find_first_of("\r\n"));
+  int code = 200;
+  std::string body, type = "text/plain; charset=utf-8";
+  if (line.rfind("GET /healthz ", 0) == 0 || line == "GET /healthz") {
+    std::string problem = health_problem();
+    if (problem.empty()) {
+      body = "ok\n";
+    } else {
+      code = 503;
+      body = problem + "\n";
+    }
+  } else if (line.rfind("GET /metrics ", 0) == 0 || line == "GET /metrics") {
+    body = render_metrics();
+    type = "text/plain; version=0.0.4; charset=utf-8";
+  } else {
+    code = 404;
+    body = "not found: try /healthz or /metrics\n";
+  }
+  const char* reason = code == 200 ? "OK" : code == 503 ? "Service Unavailable" : "Not Found";
+  c->out = "HTTP/1.1 " + std::to_string(code) + " " + reason + "\r\nContent-Type: " + type +
+           "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
+           body;
+  uv_buf_t b = uv_buf_init(c->out.data(), static_cast<unsigned>(c->out.size()));
+  c->write_req.data = c;
+  if (uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp), &b, 1,
+               [](uv_write_t* r, int) {
+                 auto* cc = static_cast<Conn*>(r->data);
+                 cc->admin->close_conn(cc);
+               }) != 0) {
+    close_conn(c);
+  }
+}
+
+void Admin::close_conn(Conn* c) {
+  if (c->closing) return;
+  c->closing = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) {
+    auto* cc = static_cast<Conn*>(h->data);
+    Admin* a = cc->admin;
+    delete cc;
+    --a->open_conns_;
+    a->maybe_done();
+  });
+}
+
+void Admin::stop(std::function<void()> done) {
+  done_ = std::move(done);
+  stopping_ = true;
+  if (listening_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), [](uv_handle_t* h) {
+      auto* a = static_cast<Admin*>(h->data);
+      a->listener_closed_ = true;
+      a->maybe_done();
+    });
+  } else {
+    listener_closed_ = true;
+  }
+  maybe_done();
+}
+
+void Admin::maybe_done() {
+  if (stopping_ && listener_closed_ && open_conns_ == 0 && done_) {
+    auto d = std::move(done_);
+    d();
+  }
+}
+
+std::string Admin::render_metrics() const {
+  const Metrics& m = *ctx_.metrics;
+  auto v = [](const auto& a) { return static_cast<double>(a.load(std::memory_order_relaxed)); };
+  PrometheusWriter w;
+  w.family("herd_connections_opened_total", "counter", "Client connections accepted.");
+  w.sample("herd_connections_opened_total", v(m.connections_opened));
+  w.family("herd_connections_open", "gauge", "Client connections open now.");
+  w.sample("herd_connections_open", v(m.connections_open));
+  w.family("herd_lines_total", "counter", "Client lines received, by command.");
+  w.sample("herd_lines_total", v(m.lines_iamat), {{"command", "IAMAT"}});
+  w.sample("herd_lines_total", v(m.lines_whatsat), {{"command", "WHATSAT"}});
+  w.sample("herd_lines_total", v(m.lines_invalid), {{"command", "invalid"}});
+  w.sample("herd_lines_total", v(m.lines_blank), {{"command", "blank"}});
+  w.family("herd_invalid_lines_total", "counter", "Client lines answered with '?'.");
+  w.sample("herd_invalid_lines_total", v(m.lines_invalid));
+  w.family("herd_too_long_lines_total", "counter", "Connections closed for an over-long line.");
+  w.sample("herd_too_long_lines_total", v(m.lines_too_long));
+  w.family("herd_replies_total", "counter", "Replies sent to clients.");
+  w.sample("herd_replies_total", v(m.replies));
+  w.family("herd_records", "gauge", "Client records held in the table.");
+  w.sample("herd_records", static_cast<double>(ctx_.table.size()));
+  w.family("herd_records_stored_total", "counter", "Newer records accepted (from IAMAT or links).");
+  w.sample("herd_records_stored_total", v(m.records_stored));
+  w.family("herd_link_up", "gauge", "1 if the link to a neighbour is up.");
+  if (ctx_.links) {
+    for (const auto& [name, up] : ctx_.links->link_states())
+      w.sample("herd_link_up", up ? 1 : 0, {{"neighbor", name}});
+  }
+  w.family("herd_places_lookups_total", "counter", "WHATSAT places answers, by status word.");
+  for (std::size_t i = 0; i < Metrics::kStatuses.size(); ++i) {
+    w.sample("herd_places_lookups_total", v(m.lookups_by_status[i]),
+             {{"status", std::string(Metrics::kStatuses[i])}});
+  }
+  w.family("herd_places_lookup_seconds", "histogram", "Time from WHATSAT to its places answer.");
+  std::vector<double> bounds(Metrics::kLookupBoundsSeconds.begin(),
+                             Metrics::kLookupBoundsSeconds.end());
+  std::vector<std::uint64_t> counts;
+  for (const auto& b : m.lookup_latency_buckets)
+    counts.push_back(b.load(std::memory_order_relaxed));
+  w.histogram("herd_places_lookup_seconds", bounds, counts, v(m.lookup_latency_sum_us) / 1e6);
+  w.family("herd_loop_lag_seconds", "gauge",
+           "How late each worker loop's 250 ms timer last fired.");
+  for (std::size_t i = 0; i < m.loop_lag_us.size(); ++i) {
+    w.sample("herd_loop_lag_seconds", v(m.loop_lag_us[i]) / 1e6, {{"worker", std::to_string(i)}});
+  }
+  return w.text();
+}
+
+}  // namespace herd

@@ -1,0 +1,47 @@
+#pragma once
+// The admin listener (off unless a server sets admin_port): a tiny HTTP/1.1 server on
+// worker 0's loop answering GET /healthz (200 "ok" while every worker loop is
+// responsive, else 503) and GET /metrics (Prometheus text). Never expose it: it has no
+// authentication. One request per connection.
+#include <uv.h>
+
+#include <functional>
+#include <string>
+
+#include "server/context.hpp"
+
+namespace herd {
+
+class Admin {
+ public:
+  explicit Admin(ServerContext& ctx) : ctx_(ctx) {}
+
+  // On worker 0's loop. False with *error if the port cannot be bound.
+  bool start(uv_loop_t* loop, std::string* error);
+
+  // On the loop: closes the listener and every connection, then calls done.
+  void stop(std::function<void()> done);
+
+  // The /metrics text (on worker 0's loop: it reads the link states).
+  std::string render_metrics() const;
+  // Empty when healthy, else why not.
+  std::string health_problem() const;
+
+ private:
+  struct Conn;
+  static void on_connection(uv_stream_t* server, int status);
+  void handle(Conn* c);
+  void close_conn(Conn* c);
+  void maybe_done();
+
+  ServerContext& ctx_;
+  uv_loop_t* loop_ = nullptr;
+  uv_tcp_t listener_{};
+  bool listening_ = false;
+  bool stopping_ = false;
+  int open_conns_ = 0;
+  bool listener_closed_ = false;
+  std::function<void()> done_;
+};
+
+}  // namespace herd

@@ -1,0 +1,51 @@
+#pragma once
+// The server's counters, shared by every worker (relaxed atomics: each is a statistic,
+// read whole by the admin listener; no ordering between them is promised).
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace herd {
+
+struct Metrics {
+  static constexpr std::array<std::string_view, 7> kStatuses = {"OK",
+                                                                "ZERO_RESULTS",
+                                                                "REQUEST_DENIED",
+                                                                "OVER_QUERY_LIMIT",
+                                                                "INVALID_REQUEST",
+                                                                "UNKNOWN_ERROR",
+                                                                "other"};
+  static constexpr std::array<double, 11> kLookupBoundsSeconds = {
+      0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+
+  std::atomic<std::uint64_t> connections_opened{0};
+  std::atomic<std::int64_t> connections_open{0};
+  std::atomic<std::uint64_t> lines_iamat{0}, lines_whatsat{0}, lines_invalid{0}, lines_blank{0};
+  std::atomic<std::uint64_t> lines_too_long{0};
+  std::atomic<std::uint64_t> replies{0};
+  std::atomic<std::uint64_t> records_stored{0};  // newer records accepted (IAMAT or link)
+  std::array<std::atomic<std::uint64_t>, kStatuses.size()> lookups_by_status{};
+  std::array<std::atomic<std::uint64_t>, kLookupBoundsSeconds.size() + 1> lookup_latency_buckets{};
+  std::atomic<std::uint64_t> lookup_latency_sum_us{0};
+  std::vector<std::atomic<std::uint64_t>> loop_lag_us;  // per worker: the last measured lag
+
+  explicit Metrics(std::size_t workers = 0) : loop_lag_us(workers) {}
+
+  // Counts one finished WHATSAT lookup: its status word and how long it took.
+  void count_lookup(std::string_view status, std::uint64_t micros) {
+    std::size_t i = 0;
+    while (i + 1 < kStatuses.size() && kStatuses[i] != status) ++i;
+    lookups_by_status[i].fetch_add(1, std::memory_order_relaxed);
+    std::size_t b = 0;
+    while (b < kLookupBoundsSeconds.size() &&
+           static_cast<double>(micros) > kLookupBoundsSeconds[b] * 1e6)
+      ++b;
+    lookup_latency_buckets[b].fetch_add(1, std::memory_order_relaxed);
+    lookup_latency_sum_us.fetch_add(micros, std::memory_order_relaxed);
+  }
+};
+
+}  // namespace herd
