@@ -1,0 +1,36 @@
+# herd: one server of a herd per container. Build: docker build -t herd .
+# Run: docker run --network host -e HERD_SECRET=... herd --config /etc/herd/herd.toml --name Ball
+
+FROM debian:bookworm-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends g++ meson ninja-build pkg-config \
+      libuv1-dev libcurl4-openssl-dev libsimdjson-dev libspdlog-dev libtomlplusplus-dev libssl-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY meson.build meson_options.txt ./
+COPY subprojects subprojects
+COPY src src
+COPY tools/meson.build tools/meson.build
+COPY tools/loadgen tools/loadgen
+COPY tools/places-stub tools/places-stub
+RUN meson setup /build --buildtype=release -Dtests=false -Ddata_path=/usr/share/herd/places.tsv \
+      --wrap-mode=nodownload \
+ && ninja -C /build src/herd \
+ && strip /build/src/herd
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libuv1 libcurl4 libsimdjson14 libspdlog1.10 libfmt9 libssl3 \
+      ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin herd \
+ && install -d -o herd -g herd /var/log/herd
+COPY --from=build /build/src/herd /usr/local/bin/herd
+COPY data/places.tsv /usr/share/herd/places.tsv
+COPY deploy/herd.toml /etc/herd/herd.toml
+USER herd
+# Asks the server's own admin listener (set HERD_ADMIN to this container's admin address).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["/bin/sh", "-c", "exec herd --health \"${HERD_ADMIN:-127.0.0.1:9100}\""]
+ENTRYPOINT ["herd"]
+CMD ["--help"]
