@@ -1,6 +1,7 @@
 #include "server/logging.hpp"
 
 #include <spdlog/async.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/null_sink.h>
 #include <sys/stat.h>
@@ -8,12 +9,39 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 
 #include "core/log_escape.hpp"
 
 namespace herd {
 namespace {
+
+// Message payloads that start with this byte are pre-formatted lines (a LogBatch) and
+// are written as they are; everything else gets the pattern.
+constexpr char kRawMarker = '\x1e';
+constexpr const char* kPattern = "%Y-%m-%dT%H:%M:%S.%f%z %-7l %v";
+
+class BatchAwareFormatter final : public spdlog::formatter {
+ public:
+  BatchAwareFormatter() : inner_(kPattern, spdlog::pattern_time_type::utc) {}
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const auto& p = msg.payload;
+    if (p.size() > 0 && p.data()[0] == kRawMarker) {
+      dest.append(p.data() + 1, p.data() + p.size());
+      return;
+    }
+    inner_.format(msg, dest);
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<BatchAwareFormatter>();
+  }
+
+ private:
+  spdlog::pattern_formatter inner_;
+};
 
 std::shared_ptr<spdlog::logger>& current() {
   static std::shared_ptr<spdlog::logger> logger = std::make_shared<spdlog::logger>(
@@ -46,7 +74,7 @@ bool open_log(const std::string& dir, const std::string& name, std::string* erro
     auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(file, false);
     auto logger = std::make_shared<spdlog::async_logger>(
         "herd", std::move(sink), spdlog::thread_pool(), spdlog::async_overflow_policy::block);
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%f%z %-7l %v", spdlog::pattern_time_type::utc);
+    logger->set_formatter(std::make_unique<BatchAwareFormatter>());
     logger->set_level(spdlog::level::info);
     logger->flush_on(spdlog::level::warn);
     spdlog::register_logger(logger);
@@ -102,6 +130,43 @@ void log_link_traffic(std::string_view peer, char direction, std::string_view da
 
 std::string for_log(std::string_view s) {
   return log_escaped(s);
+}
+
+void LogBatch::stamp(std::string_view level) {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  if (ts.tv_sec != cached_sec_) {
+    tm t{};
+    gmtime_r(&ts.tv_sec, &t);
+    std::strftime(date_, sizeof date_, "%Y-%m-%dT%H:%M:%S", &t);
+    cached_sec_ = ts.tv_sec;
+  }
+  if (buf_.empty()) buf_.push_back(kRawMarker);
+  char frac[32];
+  std::snprintf(frac, sizeof frac, ".%06ld+00:00 ", ts.tv_nsec / 1000);
+  buf_.append(date_).append(frac).append(level);
+  buf_.append(level.size() < 7 ? 8 - level.size() : 1, ' ');
+}
+
+void LogBatch::client_traffic(std::uint64_t conn, char direction, std::string_view data) {
+  stamp("info");
+  char id[32];
+  int n = std::snprintf(id, sizeof id, "client %" PRIu64 " %c ", conn, direction);
+  buf_.append(id, static_cast<std::size_t>(n));
+  append_log_escaped(buf_, data);
+  buf_.push_back('\n');
+}
+
+void LogBatch::line(std::string_view level, std::string_view text) {
+  stamp(level);
+  buf_.append(text);
+  buf_.push_back('\n');
+}
+
+void LogBatch::flush() {
+  if (buf_.empty()) return;
+  log().info(std::string_view(buf_));
+  buf_.clear();
 }
 
 }  // namespace herd

@@ -3,6 +3,7 @@
 // logger on one background thread. Safe from any thread after open_log.
 #include <spdlog/spdlog.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,5 +26,26 @@ void log_link_traffic(std::string_view peer, char direction, std::string_view da
 
 // Escapes untrusted text for a log message.
 std::string for_log(std::string_view s);
+
+// A loop's log lines batched into one log message per loop pass: the hot path (every
+// line received and sent) appends already-formatted, timestamped lines here instead of
+// making a log message each. Lines keep their order; the batch goes to the log writer
+// when the loop pass ends (Worker's uv_check). One batch belongs to one loop thread.
+class LogBatch {
+ public:
+  // "client 7 < IAMAT ..." (direction '<' received, '>' sent), data escaped.
+  void client_traffic(std::uint64_t conn, char direction, std::string_view data);
+  // One line of text at a level ("info", "warning"), already escaped.
+  void line(std::string_view level, std::string_view text);
+  // Hands the batch to the logger; no-op when empty.
+  void flush();
+  bool empty() const { return buf_.empty(); }
+
+ private:
+  void stamp(std::string_view level);
+  std::string buf_;
+  std::int64_t cached_sec_ = -1;
+  char date_[32] = {};  // "YYYY-MM-DDTHH:MM:SS" of cached_sec_
+};
 
 }  // namespace herd

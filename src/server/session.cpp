@@ -58,7 +58,8 @@ Session* Session::create(Worker& w) {
 void Session::start() {
   peer_ = peer_name(&tcp_);
   uv_tcp_nodelay(&tcp_, 1);
-  log().info("client {} open from {} on worker {}", id_, peer_, w_.index());
+  w_.log_batch().line("info", "client " + std::to_string(id_) + " open from " + peer_ +
+                                  " on worker " + std::to_string(w_.index()));
   w_.ctx().metrics->connections_opened.fetch_add(1, std::memory_order_relaxed);
   w_.ctx().metrics->connections_open.fetch_add(1, std::memory_order_relaxed);
   counted_open_ = true;
@@ -87,8 +88,10 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
                                        [s](std::string_view line) { return s->handle_line(line); });
       if (r == FeedResult::too_long) {
         s->w_.ctx().metrics->lines_too_long.fetch_add(1, std::memory_order_relaxed);
-        log().warn("client {}: line longer than {} bytes; closing after owed replies", s->id_,
-                   s->w_.ctx().config->max_line_bytes);
+        s->w_.log_batch().line("warning", "client " + std::to_string(s->id_) +
+                                              ": line longer than " +
+                                              std::to_string(s->w_.ctx().config->max_line_bytes) +
+                                              " bytes; closing after owed replies");
         s->pause_reading();
         s->read_closed_ = true;
       } else if (r == FeedResult::stopped) {
@@ -99,10 +102,12 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
       s->pause_reading();
       s->read_closed_ = true;
       if (!s->splitter_.finish([s](std::string_view line) { return s->handle_line(line); })) {
-        log().warn("client {}: final line longer than {} bytes", s->id_,
-                   s->w_.ctx().config->max_line_bytes);
+        s->w_.log_batch().line("warning",
+                               "client " + std::to_string(s->id_) + ": final line longer than " +
+                                   std::to_string(s->w_.ctx().config->max_line_bytes) + " bytes");
       }
-      log().info("client {}: end of input after {} lines", s->id_, s->lines_);
+      s->w_.log_batch().line("info", "client " + std::to_string(s->id_) + ": end of input after " +
+                                         std::to_string(s->lines_) + " lines");
     } else {
       s->close_now(uv_strerror(static_cast<int>(nread)));
       return;
@@ -125,7 +130,7 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
 bool Session::handle_line(std::string_view line) {
   if (closing_) return false;
   ++lines_;
-  log_client_traffic(id_, '<', line);
+  w_.log_batch().client_traffic(id_, '<', line);
   Message m = parse_message(line);
   ServerContext& ctx = w_.ctx();
   switch (m.kind) {
@@ -170,7 +175,7 @@ bool Session::handle_line(std::string_view line) {
         --s->lookups_in_flight_;
         s->w_.ctx().metrics->replies.fetch_add(1, std::memory_order_relaxed);
         s->replies_.fill(slot, text);
-        log_client_traffic(sid, '>', std::string_view(text).substr(0, text.size() - 1));
+        w->log_batch().client_traffic(sid, '>', std::string_view(text).substr(0, text.size() - 1));
         if (!s->closing_) {
           s->w_.mark_dirty(s);
           s->maybe_close();
@@ -196,7 +201,7 @@ bool Session::handle_line(std::string_view line) {
 void Session::reply(std::string_view text) {
   w_.ctx().metrics->replies.fetch_add(1, std::memory_order_relaxed);
   replies_.append(text);
-  log_client_traffic(id_, '>', text.substr(0, text.size() - 1));
+  w_.log_batch().client_traffic(id_, '>', text.substr(0, text.size() - 1));
 }
 
 void Session::reply_invalid(std::string_view line) {
@@ -265,7 +270,7 @@ void Session::maybe_close() {
 void Session::close_now(const char* reason) {
   if (closing_) return;
   closing_ = true;
-  log().info("client {} closed: {}", id_, reason);
+  w_.log_batch().line("info", "client " + std::to_string(id_) + " closed: " + reason);
   if (counted_open_) w_.ctx().metrics->connections_open.fetch_sub(1, std::memory_order_relaxed);
   w_.remove_session(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);

@@ -151,6 +151,7 @@ void Worker::on_check(uv_check_t* h) {
     s->flush();
   }
   if (w->dirty_.empty()) uv_idle_stop(&w->idle_);
+  w->log_batch_.flush();
 }
 
 void Worker::on_lag_timer(uv_timer_t* h) {
@@ -193,6 +194,7 @@ void Worker::on_grace_timeout(uv_timer_t* h) {
 void Worker::maybe_finish() {
   if (finished_ || !sessions_.empty() || hooks_pending_ != 0) return;
   finished_ = true;
+  log_batch_.flush();
   {
     std::lock_guard lock(mu_);
     accepting_tasks_ = false;

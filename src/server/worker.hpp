@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "server/context.hpp"
+#include "server/logging.hpp"
 #include "server/places_provider.hpp"
 
 namespace herd {
@@ -55,6 +56,9 @@ class Worker {
   PlacesProvider& provider() { return *provider_; }
   bool stopping() const { return stopping_; }
 
+  // This loop's batch of log lines (flushed at the end of every loop pass).
+  LogBatch& log_batch() { return log_batch_; }
+
   // Shared read buffer of this loop (sessions parse a read before the next one).
   char* read_buffer() { return read_buf_.data(); }
   std::size_t read_buffer_size() const { return read_buf_.size(); }
@@ -89,6 +93,7 @@ class Worker {
   std::uint64_t lag_expected_ns_ = 0;
   std::thread thread_;
   std::vector<char> read_buf_;
+  LogBatch log_batch_;
   std::unique_ptr<PlacesProvider> provider_;
 
   std::mutex mu_;  // guards tasks_ and accepting_tasks_
