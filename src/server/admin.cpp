@@ -19,15 +19,18 @@ struct Admin::Conn {
   bool closing = false;
 };
 
+bool Admin::bind(std::string* error) {
+  fd_ = open_listen_socket(ctx_.self->admin_host, ctx_.self->admin_port, false, error);
+  return fd_ >= 0;
+}
+
 bool Admin::start(uv_loop_t* loop, std::string* error) {
   loop_ = loop;
   const ServerConfig& self = *ctx_.self;
-  int fd = open_listen_socket(self.admin_host, self.admin_port, false, error);
-  if (fd < 0) return false;
   int rc = uv_tcp_init(loop, &listener_);
   if (rc == 0) {
     listener_.data = this;
-    rc = uv_tcp_open(&listener_, fd);
+    rc = uv_tcp_open(&listener_, fd_);
     listening_ = true;
     if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 64, on_connection);
   }

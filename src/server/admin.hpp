@@ -16,7 +16,11 @@ class Admin {
  public:
   explicit Admin(ServerContext& ctx) : ctx_(ctx) {}
 
-  // On worker 0's loop. False with *error if the port cannot be bound.
+  // Binds and listens at once (any thread, before the loop runs), so the port accepts
+  // connections from the moment the server starts. False with *error on failure.
+  bool bind(std::string* error);
+
+  // On worker 0's loop: starts serving the bound socket.
   bool start(uv_loop_t* loop, std::string* error);
 
   // On the loop: closes the listener and every connection, then calls done.
@@ -38,6 +42,7 @@ class Admin {
   uv_loop_t* loop_ = nullptr;
   uv_tcp_t listener_{};
   bool listening_ = false;
+  int fd_ = -1;
   bool stopping_ = false;
   int open_conns_ = 0;
   bool listener_closed_ = false;

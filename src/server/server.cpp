@@ -117,8 +117,7 @@ int run_server(const HerdConfig& cfg, const ServerConfig& self) {
   std::unique_ptr<Admin> admin;
   if (self.admin_port != 0) {
     admin = std::make_unique<Admin>(ctx);
-    if (!port_is_free(self.admin_host, self.admin_port, &error))
-      return fail("admin listener: " + error);
+    if (!admin->bind(&error)) return fail("admin listener: " + error);
   }
   std::vector<std::unique_ptr<Worker>> pool;
   for (unsigned i = 0; i < workers; ++i) {
