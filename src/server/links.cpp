@@ -19,7 +19,7 @@ constexpr std::uint64_t kBackoffMinMs = 100, kBackoffMaxMs = 5000;
 constexpr std::uint64_t kHandshakeTimeoutMs = 5000;
 constexpr std::uint64_t kStopGraceMs = 2000;
 constexpr std::size_t kLinkMaxLine = 4096;
-constexpr int kLinesPerPass = 2048;  // then reading yields to the rest of the loop
+constexpr int kLinesPerPass = 512;  // then reading yields to the rest of the loop
 constexpr std::size_t kMaxIov = 1024;
 
 }  // namespace
@@ -427,7 +427,7 @@ void Links::handle_handshake(Conn* c, std::string_view line) {
 }
 
 void Links::handle_at(Conn* c, std::string_view line) {
-  log_link_traffic(c->peer->name, '<', line);
+  log_batch_.link_traffic(c->peer->name, '<', line);
   std::string_view t = trim(line);
   Message m = parse_message(t);
   if (m.kind != MessageKind::at) {
@@ -511,6 +511,7 @@ void Links::on_check(uv_check_t* h) {
   }
   for (Conn* c : L->conns_) c->lines_this_pass = 0;
   if (L->dirty_.empty() && L->paused_.empty()) uv_idle_stop(&L->idle_);
+  L->log_batch_.flush();
 }
 
 void Links::refill_catchup(Conn* c) {
@@ -547,7 +548,7 @@ void Links::kick(Conn* c) {
     RecordRef r = std::move(c->queue.front());
     c->queue.pop_front();
     std::string_view text = r->line_nl();
-    log_link_traffic(c->who(), '>', r->line());
+    log_batch_.link_traffic(c->who(), '>', r->line());
     c->iov.push_back(
         uv_buf_init(const_cast<char*>(text.data()), static_cast<unsigned>(text.size())));
     c->writing_recs.push_back(std::move(r));
@@ -666,6 +667,7 @@ void Links::on_stop_timeout(uv_timer_t* h) {
 void Links::maybe_done() {
   if (!stopping_ || !conns_.empty() || pending_conn_closes_ != 0 || closing_handles_) return;
   closing_handles_ = true;
+  log_batch_.flush();
   // Peers' retry timers point to their peer; give them the Links pointer for the close.
   for (auto& p : peers_) p->retry.data = this;
   for (uv_handle_t* h :

@@ -19,6 +19,7 @@
 #include "core/line_splitter.hpp"
 #include "core/record.hpp"
 #include "server/context.hpp"
+#include "server/logging.hpp"
 
 namespace herd {
 
@@ -92,6 +93,7 @@ class Links {
   std::vector<Conn*> paused_;  // up links whose reading yielded for this loop pass
   std::vector<Conn*> dirty_;   // links with output to write at the end of the pass
   std::vector<char> read_buf_;
+  LogBatch log_batch_;  // AT lines sent and received, flushed at the end of each loop pass
 
   // Guards the fields below. Work posted before start() waits in the queues; after
   // stop() it is dropped.

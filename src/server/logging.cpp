@@ -157,6 +157,15 @@ void LogBatch::client_traffic(std::uint64_t conn, char direction, std::string_vi
   buf_.push_back('\n');
 }
 
+void LogBatch::link_traffic(std::string_view peer, char direction, std::string_view data) {
+  stamp("info");
+  buf_.append("link ").append(peer).push_back(' ');
+  buf_.push_back(direction);
+  buf_.push_back(' ');
+  append_log_escaped(buf_, data);
+  buf_.push_back('\n');
+}
+
 void LogBatch::line(std::string_view level, std::string_view text) {
   stamp(level);
   buf_.append(text);

@@ -35,6 +35,8 @@ class LogBatch {
  public:
   // "client 7 < IAMAT ..." (direction '<' received, '>' sent), data escaped.
   void client_traffic(std::uint64_t conn, char direction, std::string_view data);
+  // "link Ball < AT ..." on a link, data escaped.
+  void link_traffic(std::string_view peer, char direction, std::string_view data);
   // One line of text at a level ("info", "warning"), already escaped.
   void line(std::string_view level, std::string_view text);
   // Hands the batch to the logger; no-op when empty.
