@@ -172,7 +172,7 @@ std::string Admin::render_metrics() const {
   w.sample("herd_lines_total", v(m.lines_invalid), {{"command", "invalid"}});
   w.sample("herd_lines_total", v(m.lines_blank), {{"command", "blank"}});
   w.family("herd_invalid_lines_total", "counter", "Client lines answered with '?'.");
-  w.sample("herd_invalid_lines_total", v(m.lines_invalid));
+  w.sample("herd_invalid_lines_total", v(m.answered_invalid));
   w.family("herd_too_long_lines_total", "counter", "Connections closed for an over-long line.");
   w.sample("herd_too_long_lines_total", v(m.lines_too_long));
   w.family("herd_replies_total", "counter", "Replies sent to clients.");

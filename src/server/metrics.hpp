@@ -25,6 +25,7 @@ struct Metrics {
   std::atomic<std::int64_t> connections_open{0};
   std::atomic<std::uint64_t> lines_iamat{0}, lines_whatsat{0}, lines_invalid{0}, lines_blank{0};
   std::atomic<std::uint64_t> lines_too_long{0};
+  std::atomic<std::uint64_t> answered_invalid{0};  // lines answered "? ...", whatever the command
   std::atomic<std::uint64_t> replies{0};
   std::atomic<std::uint64_t> records_stored{0};  // newer records accepted (IAMAT or link)
   std::array<std::atomic<std::uint64_t>, kStatuses.size()> lookups_by_status{};

@@ -205,6 +205,7 @@ void Session::reply(std::string_view text) {
 }
 
 void Session::reply_invalid(std::string_view line) {
+  w_.ctx().metrics->answered_invalid.fetch_add(1, std::memory_order_relaxed);
   std::string text;
   text.reserve(line.size() + 3);
   text.append("? ").append(line).push_back('\n');

@@ -48,7 +48,7 @@ class AdminTest(HerdTestCase):
         self.assertEqual(metric(text, "herd_lines_total", command="WHATSAT"), 3)  # the unknown client counts here
         self.assertEqual(metric(text, "herd_lines_total", command="invalid"), 1)
         self.assertEqual(metric(text, "herd_lines_total", command="blank"), 1)
-        self.assertEqual(metric(text, "herd_invalid_lines_total"), 1)
+        self.assertEqual(metric(text, "herd_invalid_lines_total"), 2)  # bogus and the unknown client
         self.assertEqual(metric(text, "herd_replies_total"), 7)
         self.assertEqual(metric(text, "herd_records"), 2)
         self.assertEqual(metric(text, "herd_records_stored_total"), 2)  # the older IAMAT was not stored
