@@ -42,6 +42,7 @@ class LogBatch {
   // Hands the batch to the logger; no-op when empty.
   void flush();
   bool empty() const { return buf_.empty(); }
+  std::size_t size() const { return buf_.size(); }
 
  private:
   void stamp(std::string_view level);

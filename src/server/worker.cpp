@@ -12,6 +12,8 @@ namespace {
 constexpr std::uint64_t kGraceMs = 5000;
 constexpr std::size_t kReadBufferBytes = 64 * 1024;
 constexpr std::uint64_t kLagPeriodMs = 250;
+constexpr std::uint64_t kLogFlushMs = 10;
+constexpr std::size_t kLogBatchFlushBytes = 64 * 1024;
 }  // namespace
 
 Worker::Worker(ServerContext& ctx, unsigned index)
@@ -44,12 +46,19 @@ bool Worker::start(int listen_fd, const ProviderFactory& make_provider, std::str
        check(uv_idle_init(&loop_, &idle_), "uv_idle_init") &&
        check(uv_timer_init(&loop_, &grace_), "uv_timer_init") &&
        check(uv_timer_init(&loop_, &lag_timer_), "uv_timer_init") &&
+       check(uv_timer_init(&loop_, &log_timer_), "uv_timer_init") &&
+       check(uv_timer_start(
+                 &log_timer_,
+                 [](uv_timer_t* h) { static_cast<Worker*>(h->data)->log_batch_.flush(); },
+                 kLogFlushMs, kLogFlushMs),
+             "uv_timer_start") &&
        check(uv_timer_start(&lag_timer_, on_lag_timer, kLagPeriodMs, kLagPeriodMs),
              "uv_timer_start");
   if (!ok) return false;  // a process that cannot set up its loops exits; handles die with it
   provider_ = make_provider(&loop_, error);
   if (!provider_) return false;
-  listener_.data = async_.data = check_.data = idle_.data = grace_.data = lag_timer_.data = this;
+  listener_.data = async_.data = check_.data = idle_.data = grace_.data = lag_timer_.data =
+      log_timer_.data = this;
   lag_expected_ns_ = uv_hrtime() + kLagPeriodMs * 1000000;
   {
     std::lock_guard lock(mu_);
@@ -151,7 +160,9 @@ void Worker::on_check(uv_check_t* h) {
     s->flush();
   }
   if (w->dirty_.empty()) uv_idle_stop(&w->idle_);
-  w->log_batch_.flush();
+  // A big batch goes at once; smaller ones wait for the 10 ms log timer, so a lightly
+  // loaded loop does not wake the log writer thread on every pass.
+  if (w->log_batch_.size() >= kLogBatchFlushBytes) w->log_batch_.flush();
 }
 
 void Worker::on_lag_timer(uv_timer_t* h) {
@@ -201,6 +212,7 @@ void Worker::maybe_finish() {
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&grace_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&lag_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&log_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);

@@ -90,6 +90,7 @@ class Worker {
   uv_idle_t idle_{};
   uv_timer_t grace_{};
   uv_timer_t lag_timer_{};  // measures this loop's lag for the metrics
+  uv_timer_t log_timer_{};  // hands the log batch to the writer every 10 ms
   std::uint64_t lag_expected_ns_ = 0;
   std::thread thread_;
   std::vector<char> read_buf_;
