@@ -17,11 +17,15 @@ bool hand_over_to_links(ServerContext& ctx, uv_tcp_t* tcp, std::string_view hell
   uv_os_fd_t fd = -1;
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd) != 0) return false;
   // The session closes its handle (and fd); the duplicate keeps the socket for the link.
-  int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  // dup() rather than fcntl(F_DUPFD_CLOEXEC): ThreadSanitizer tracks descriptors through
+  // dup but not through fcntl, and would otherwise see the link's writes race with the
+  // accept that created the socket on another worker.
+  int dup = ::dup(fd);
   if (dup < 0) {
     log().error("link hand-over: cannot duplicate the socket");
     return false;
   }
+  fcntl(dup, F_SETFD, FD_CLOEXEC);
   std::string peer = "?";
   sockaddr_storage ss{};
   int len = sizeof ss;
