@@ -24,7 +24,6 @@ std::optional<int> parse_bound(std::string_view s);
 // Great-circle distance in kilometres (haversine, mean Earth radius 6371.0088 km).
 double distance_km(Location a, Location b);
 
-constexpr double kMaxRadiusKm = 50.0;
 constexpr int kMaxBound = 20;
 
 }  // namespace herd

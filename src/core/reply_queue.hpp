@@ -21,10 +21,6 @@ class ReplyQueue {
       pending_.push_back(Entry{next_++, true, std::string(text)});
     }
   }
-  // Direct access to the ready bytes, for callers that format in place; valid only when
-  // nothing is pending.
-  std::string* ready_buffer_if_in_order() { return pending_.empty() ? &ready_ : nullptr; }
-
   // Reserves the place of a reply that will be filled later.
   Slot reserve() {
     pending_.push_back(Entry{next_, false, {}});

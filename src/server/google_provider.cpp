@@ -64,7 +64,8 @@ HttpRequest GoogleProvider::build_request(const PlacesConfig& config, const std:
 }
 
 bool GoogleProvider::lookup(const PlacesQuery& q, std::string&, Done done) {
-  std::string key = std::string(q.location_text) + " " + metres(q.radius_km);
+  const std::string radius = metres(q.radius_km);
+  std::string key = std::string(q.location_text) + " " + radius;
   if (!config_.coalesce) key += " #" + std::to_string(next_uncoalesced_++);  // never matches
   auto it = in_flight_.find(key);
   if (it != in_flight_.end()) {
@@ -74,26 +75,24 @@ bool GoogleProvider::lookup(const PlacesQuery& q, std::string&, Done done) {
   auto entry = std::make_shared<InFlight>();
   entry->waiters.push_back(Waiter{q.bound, std::move(done)});
   entry->started_ms = uv_now(loop_);
+  entry->location = std::string(q.location_text);
+  entry->metres = radius;
   in_flight_.emplace(key, entry);
   http_.request(build_request(config_, key_, q.location_text, q.radius_km), [this, key, entry](
                                                                                 UpstreamResult r) {
     in_flight_.erase(key);
     const std::uint64_t ms = uv_now(loop_) - entry->started_ms;
-    std::string_view logged_status;
-    std::string first;
+    std::string status;  // every waiter gets the same status word; logged once
     for (std::size_t i = 0; i < entry->waiters.size(); ++i) {
       std::string json = places_reply_json(legacy_, r, entry->waiters[i].bound);
-      if (i == 0) {
-        first = json;
-        logged_status = json_status_word(first);
-      }
+      if (i == 0) status = json_status_word(json);
       entry->waiters[i].done(std::move(json));
     }
     log().info(
         "places {} lookup at {} radius {} m: {}, HTTP {}, {} ms upstream, {} waiter(s), {} "
         "coalesced{}",
-        config_.provider_name, key.substr(0, key.find(' ')), key.substr(key.find(' ') + 1),
-        logged_status, r.http_status, ms, entry->waiters.size(), entry->waiters.size() - 1,
+        config_.provider_name, entry->location, entry->metres, status, r.http_status, ms,
+        entry->waiters.size(), entry->waiters.size() - 1,
         r.transport_ok ? "" : " (" + r.transport_error + ")");
   });
   return false;

@@ -37,6 +37,7 @@ class GoogleProvider final : public PlacesProvider {
   struct InFlight {
     std::vector<Waiter> waiters;
     std::uint64_t started_ms = 0;
+    std::string location, metres;  // for the log line
   };
 
   const PlacesConfig& config_;

@@ -120,7 +120,6 @@ bool HttpClient::request(const HttpRequest& req, Done done) {
   CURLMcode mc = curl_multi_add_handle(multi_, e);
   if (mc != CURLM_OK) return fail(std::string("curl_multi_add_handle: ") + curl_multi_strerror(mc));
   transfers_.push_back(t);
-  ++in_flight_;
   return true;
 }
 
@@ -223,7 +222,6 @@ void HttpClient::check_multi_info() {
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, &t);
     curl_multi_remove_handle(multi_, easy);
     transfers_.erase(std::find(transfers_.begin(), transfers_.end(), t));
-    --in_flight_;
     UpstreamResult r;
     if (result == CURLE_OK) {
       r.transport_ok = true;

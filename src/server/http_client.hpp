@@ -43,8 +43,6 @@ class HttpClient {
   // is then called before returning, with transport_ok false).
   bool request(const HttpRequest& req, Done done);
 
-  std::size_t in_flight() const { return in_flight_; }
-
  private:
   struct Transfer;
   struct SocketContext;
@@ -60,7 +58,6 @@ class HttpClient {
   uv_loop_t* loop_;
   CURLM* multi_ = nullptr;
   uv_timer_t* timer_ = nullptr;  // heap: freed by its close callback
-  std::size_t in_flight_ = 0;
   std::vector<Transfer*> transfers_;
   std::set<SocketContext*> sockets_;  // polls curl asked for and has not removed
   bool destroying_ = false;

@@ -12,7 +12,8 @@ bool is_link_hello(std::string_view line) {
   return line.rfind("HERD-HELLO ", 0) == 0;
 }
 
-bool hand_over_to_links(ServerContext& ctx, uv_tcp_t* tcp, std::string_view hello_line) {
+bool hand_over_to_links(ServerContext& ctx, uv_tcp_t* tcp, std::string_view hello_line,
+                        std::string_view peer) {
   if (!ctx.links) return false;
   uv_os_fd_t fd = -1;
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd) != 0) return false;
@@ -26,17 +27,7 @@ bool hand_over_to_links(ServerContext& ctx, uv_tcp_t* tcp, std::string_view hell
     return false;
   }
   fcntl(dup, F_SETFD, FD_CLOEXEC);
-  std::string peer = "?";
-  sockaddr_storage ss{};
-  int len = sizeof ss;
-  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0 &&
-      ss.ss_family == AF_INET) {
-    char ip[64];
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    uv_ip4_name(a, ip, sizeof ip);
-    peer = std::string(ip) + ":" + std::to_string(ntohs(a->sin_port));
-  }
-  ctx.links->post_incoming(dup, std::string(hello_line), std::move(peer));
+  ctx.links->post_incoming(dup, std::string(hello_line), std::string(peer));
   return true;
 }
 

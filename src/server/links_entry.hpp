@@ -16,7 +16,9 @@ bool is_link_hello(std::string_view line);
 // Passes a client connection whose first line was a link hello to the link layer (on
 // worker 0), which takes a duplicate of the socket. Returns false if there is no link
 // layer or the socket cannot be handed over; the line is then invalid input.
-bool hand_over_to_links(ServerContext& ctx, uv_tcp_t* tcp, std::string_view hello_line);
+// peer names the remote address for the log.
+bool hand_over_to_links(ServerContext& ctx, uv_tcp_t* tcp, std::string_view hello_line,
+                        std::string_view peer);
 
 // Sends a newly stored record to every neighbour (from a client IAMAT).
 void flood_record(ServerContext& ctx, const RecordRef& rec);

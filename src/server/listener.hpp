@@ -2,10 +2,16 @@
 // Listening sockets. Each worker binds its own socket to the server's port with
 // SO_REUSEPORT (set by hand: Debian's libuv 1.44 has no flag for it), so the kernel
 // spreads incoming connections over the workers.
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <string>
 
 namespace herd {
+
+// Fills *ss and *len for an IPv4 or IPv6 literal; false for anything else.
+bool make_sockaddr(const std::string& host, std::uint16_t port, sockaddr_storage* ss,
+                   socklen_t* len);
 
 // Returns a bound, listening, non-blocking socket, or -1 with *error set.
 int open_listen_socket(const std::string& host, std::uint16_t port, bool reuseport,

@@ -103,31 +103,6 @@ spdlog::logger& log() {
   return *current();
 }
 
-namespace {
-void log_traffic(std::string_view what, std::string_view who, char direction,
-                 std::string_view data) {
-  std::string msg;
-  msg.reserve(what.size() + who.size() + data.size() + 8);
-  msg.append(what).push_back(' ');
-  msg.append(who).push_back(' ');
-  msg.push_back(direction);
-  msg.push_back(' ');
-  append_log_escaped(msg, data);
-  log().info("{}", msg);
-}
-}  // namespace
-
-void log_client_traffic(std::uint64_t conn, char direction, std::string_view data) {
-  char id[24];
-  auto r = std::to_chars(id, id + sizeof id, conn);
-  log_traffic("client", std::string_view(id, static_cast<std::size_t>(r.ptr - id)), direction,
-              data);
-}
-
-void log_link_traffic(std::string_view peer, char direction, std::string_view data) {
-  log_traffic("link", peer, direction, data);
-}
-
 std::string for_log(std::string_view s) {
   return log_escaped(s);
 }

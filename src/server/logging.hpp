@@ -19,11 +19,6 @@ void close_log();
 // The process logger (a null-sink logger before open_log, so tests of the shell run).
 spdlog::logger& log();
 
-// Logs a line of traffic, escaped: "client 7 < IAMAT ..." for received and
-// "client 7 > AT ..." for sent; "link Ball < AT ..." on links.
-void log_client_traffic(std::uint64_t conn, char direction, std::string_view data);
-void log_link_traffic(std::string_view peer, char direction, std::string_view data);
-
 // Escapes untrusted text for a log message.
 std::string for_log(std::string_view s);
 

@@ -14,6 +14,7 @@
 #include "core/cli_args.hpp"
 #include "core/config.hpp"
 #include "herd_build_config.hpp"
+#include "server/listener.hpp"
 #include "server/server.hpp"
 
 namespace herd {
@@ -26,17 +27,8 @@ int health_probe(const std::string& target) {
   const int port = colon == std::string::npos ? 0 : std::atoi(target.c_str() + colon + 1);
   sockaddr_storage ss{};
   socklen_t len = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (port > 0 && port < 65536 && inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<std::uint16_t>(port));
-    len = sizeof *v4;
-  } else if (port > 0 && port < 65536 && inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<std::uint16_t>(port));
-    len = sizeof *v6;
-  } else {
+  if (port <= 0 || port > 65535 ||
+      !make_sockaddr(host, static_cast<std::uint16_t>(port), &ss, &len)) {
     std::fprintf(stderr, "herd: --health needs IP:PORT, not %s\n", target.c_str());
     return 2;
   }

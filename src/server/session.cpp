@@ -186,7 +186,7 @@ bool Session::handle_line(std::string_view line) {
     }
     case MessageKind::at:
     case MessageKind::invalid:
-      if (lines_ == 1 && is_link_hello(line) && hand_over_to_links(ctx, &tcp_, line)) {
+      if (lines_ == 1 && is_link_hello(line) && hand_over_to_links(ctx, &tcp_, line, peer_)) {
         // The link layer now owns the socket (a duplicate of it); this session ends.
         close_now("handed over to the link layer");
         return false;

@@ -43,10 +43,11 @@ def body_of(reply):
 
 
 class PlacesTestCase(HerdTestCase):
-    def start(self, provider="google-legacy", stub_args=(), timeout_ms=None, endpoint=None, workers=2):
+    def start(self, provider="google-legacy", stub_args=(), timeout_ms=None, endpoint=None, workers=2,
+              stub_key=KEY):
         # Lookups that are meant to succeed get ample time, even in the sanitizer builds.
         timeout_ms = timeout_ms or int(10000 * scaled(1))
-        stub = Stub("--key", KEY, *stub_args)
+        stub = Stub("--key", stub_key, *stub_args)
         self.addCleanup(stub.stop)
         path = LEGACY_PATH if provider == "google-legacy" else NEW_PATH
         endpoint = endpoint or f"http://127.0.0.1:{stub.port}{path}"
@@ -115,6 +116,8 @@ class LegacyTest(PlacesTestCase):
         for _ in range(10):
             c.read_whatsat()
         self.assertEqual(stub.requests(), 10)
+        # The log names the radius alone (the uncoalesced lookup key has a serial number).
+        h.wait_for_log("Ball", "radius 10000 m: OK, HTTP 200")
 
     def test_a_legacy_status_is_passed_through(self):
         h, stub, c = self.start(stub_args=("--legacy-status", "ZERO_RESULTS"))
@@ -123,14 +126,7 @@ class LegacyTest(PlacesTestCase):
         self.assertNotIn("error_message", doc)
 
     def test_a_wrong_key_is_request_denied_and_never_echoed(self):
-        stub = Stub("--key", "the-right-key")
-        self.addCleanup(stub.stop)
-        h = self.herd(places_extra=f'provider = "google-legacy"\nendpoint = "http://127.0.0.1:{stub.port}{LEGACY_PATH}"',
-                      env_extra={"GOOGLE_PLACES_API_KEY": KEY})
-        h.start()
-        c = h.client()
-        self.addCleanup(c.close)
-        c.request("IAMAT kiwi +34.068930-118.445127 1")
+        h, stub, c = self.start(stub_key="the-right-key")
         doc = self.whatsat(c)
         self.assertEqual(doc["status"], "REQUEST_DENIED")
         self.assertIn("API key is invalid", doc["error_message"])
@@ -207,14 +203,7 @@ class NewApiTest(PlacesTestCase):
                 h.stop_all()
 
     def test_a_wrong_key_is_request_denied(self):
-        stub = Stub("--key", "the-right-key")
-        self.addCleanup(stub.stop)
-        h = self.herd(places_extra=f'provider = "google"\nendpoint = "http://127.0.0.1:{stub.port}{NEW_PATH}"',
-                      env_extra={"GOOGLE_PLACES_API_KEY": KEY})
-        h.start()
-        c = h.client()
-        self.addCleanup(c.close)
-        c.request("IAMAT kiwi +34.068930-118.445127 1")
+        h, stub, c = self.start(provider="google", stub_key="the-right-key")
         self.assert_error(self.whatsat(c), "REQUEST_DENIED", "API key not valid")
 
 

@@ -75,41 +75,36 @@ TEST_CASE("table: offer stores only newer records; find returns them") {
 }
 
 TEST_CASE("table hammer: threads racing on shared clients converge to the newest record") {
-  ClientTable t;
   constexpr int kThreads = 6, kClients = 300, kRounds = 40;
+  // Thread th's stream of offers; each_offer(client, record) is called for every one.
+  auto stream = [](int th, auto&& each_offer) {
+    std::mt19937 rng(static_cast<unsigned>(th));
+    for (int r = 0; r < kRounds; ++r) {
+      for (int c = 0; c < kClients; ++c) {
+        const int when = static_cast<int>(rng() % 1000);
+        const std::string line = "AT S" + std::to_string(th) + " +0.000000000 client" +
+                                 std::to_string(c) + " +0+0 " + std::to_string(when);
+        each_offer(c, RecordRef::from_at_line(line, parse_message(line)));
+      }
+    }
+  };
+  ClientTable t;
   std::vector<std::thread> threads;
   for (int th = 0; th < kThreads; ++th) {
-    threads.emplace_back([&t, th] {
-      std::mt19937 rng(static_cast<unsigned>(th));
-      for (int r = 0; r < kRounds; ++r) {
-        for (int c = 0; c < kClients; ++c) {
-          int when = static_cast<int>(rng() % 1000);
-          std::string line = "AT S" + std::to_string(th) + " +0.000000000 client" +
-                             std::to_string(c) + " +0+0 " + std::to_string(when);
-          Message m = parse_message(line);
-          t.offer(RecordRef::from_at_line(line, m));
-          RecordRef got = t.find("client" + std::to_string(c));
-          if (!got || got->client_id() != "client" + std::to_string(c)) FAIL("lost a record");
-        }
-      }
+    threads.emplace_back([&t, &stream, th] {
+      stream(th, [&t](int c, const RecordRef& rec) {
+        t.offer(rec);
+        RecordRef got = t.find("client" + std::to_string(c));
+        if (!got || got->client_id() != "client" + std::to_string(c)) FAIL("lost a record");
+      });
     });
   }
   for (auto& th : threads) th.join();
   CHECK(t.size() == kClients);
   // Replay the same streams sequentially: the winner must be the same record.
   ClientTable expect;
-  for (int th = 0; th < kThreads; ++th) {
-    std::mt19937 rng(static_cast<unsigned>(th));
-    for (int r = 0; r < kRounds; ++r) {
-      for (int c = 0; c < kClients; ++c) {
-        int when = static_cast<int>(rng() % 1000);
-        std::string line = "AT S" + std::to_string(th) + " +0.000000000 client" +
-                           std::to_string(c) + " +0+0 " + std::to_string(when);
-        Message m = parse_message(line);
-        expect.offer(RecordRef::from_at_line(line, m));
-      }
-    }
-  }
+  for (int th = 0; th < kThreads; ++th)
+    stream(th, [&expect](int, const RecordRef& rec) { expect.offer(rec); });
   for (int c = 0; c < kClients; ++c) {
     std::string id = "client" + std::to_string(c);
     CHECK(t.find(id)->line() == expect.find(id)->line());
