@@ -14,6 +14,7 @@ void ClientTable::grow(Stripe& s) {
   std::vector<Slot> old;
   old.swap(s.slots);
   s.slots.assign(old.empty() ? 16 : old.size() * 2, Slot{});
+  ++s.generation;
   const std::size_t mask = s.slots.size() - 1;
   for (const Slot& o : old) {
     if (!o.rec) continue;
@@ -68,13 +69,20 @@ RecordRef ClientTable::find(std::string_view client_id) const {
   }
 }
 
-void ClientTable::snapshot_stripe(std::size_t stripe, std::vector<RecordRef>& out) const {
+bool ClientTable::snapshot_stripe(std::size_t stripe, StripeCursor& cursor,
+                                  std::size_t max_records, std::vector<RecordRef>& out) const {
   const Stripe& s = stripes_[stripe];
   std::lock_guard lock(s.mu);
-  out.reserve(out.size() + s.used);
-  for (const Slot& slot : s.slots) {
-    if (slot.rec) out.push_back(RecordRef::share(slot.rec));
+  if (cursor.generation != s.generation) cursor = StripeCursor{0, s.generation};
+  std::size_t taken = 0;
+  for (; cursor.slot < s.slots.size() && taken < max_records; ++cursor.slot) {
+    const Slot& slot = s.slots[cursor.slot];
+    if (slot.rec) {
+      out.push_back(RecordRef::share(slot.rec));
+      ++taken;
+    }
   }
+  return cursor.slot == s.slots.size();
 }
 
 }  // namespace herd

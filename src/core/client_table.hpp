@@ -30,8 +30,18 @@ class ClientTable {
   // The stored record for a client, or an empty reference.
   RecordRef find(std::string_view client_id) const;
 
-  // Appends the records of one stripe (0 .. kStripes-1) to out, for catch-up.
-  void snapshot_stripe(std::size_t stripe, std::vector<RecordRef>& out) const;
+  // Where a catch-up is in one stripe: a slot index and the stripe's layout generation.
+  struct StripeCursor {
+    std::size_t slot = 0;
+    std::uint64_t generation = 0;
+  };
+
+  // For catch-up: appends up to max_records records of one stripe (0 .. kStripes-1),
+  // starting at the cursor (value-initialised to start), and advances it. Returns true
+  // once the stripe is done. If the stripe was rehashed since the cursor was taken, the
+  // stripe starts over: a record may be sent twice, none present throughout is missed.
+  bool snapshot_stripe(std::size_t stripe, StripeCursor& cursor, std::size_t max_records,
+                       std::vector<RecordRef>& out) const;
 
   std::size_t size() const { return size_.load(std::memory_order_relaxed); }
 
@@ -44,6 +54,7 @@ class ClientTable {
     mutable std::mutex mu;
     std::vector<Slot> slots;  // size 0 or a power of two
     std::size_t used = 0;
+    std::uint64_t generation = 1;  // changes whenever slots are rehashed
   };
 
   static Stripe& stripe_of(const std::array<Stripe, kStripes>& s, std::uint64_t h) {

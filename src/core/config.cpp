@@ -94,13 +94,28 @@ HerdConfig build(const toml::table& root, const std::string& path) {
   if (const toml::node* h = root.get("herd")) {
     const toml::table* t = h->as_table();
     if (!t) c.fail(h->source(), "herd", "must be a table");
-    c.only_keys(*t, "herd.", {"log_dir", "workers", "secret_env", "max_line_bytes"});
+    c.only_keys(*t, "herd.",
+                {"log_dir", "workers", "secret_env", "max_line_bytes", "max_connections",
+                 "idle_timeout_s", "log_max_bytes", "log_keep"});
     log_dir = c.string_at(*t, "log_dir", "herd.log_dir", log_dir);
     if (log_dir.empty()) c.fail(t->get("log_dir")->source(), "herd.log_dir", "must not be empty");
     cfg.workers = static_cast<unsigned>(c.int_at(*t, "workers", "herd.workers", 0, 0, 1024));
     cfg.secret_env = c.string_at(*t, "secret_env", "herd.secret_env", cfg.secret_env);
     cfg.max_line_bytes = static_cast<std::uint32_t>(c.int_at(
-        *t, "max_line_bytes", "herd.max_line_bytes", cfg.max_line_bytes, 64, 16 * 1024 * 1024));
+        *t, "max_line_bytes", "herd.max_line_bytes", cfg.max_line_bytes, 64, kMaxLineBytesLimit));
+    cfg.max_connections = static_cast<std::uint32_t>(c.int_at(
+        *t, "max_connections", "herd.max_connections", cfg.max_connections, 1, 1000000));
+    cfg.idle_timeout_s = static_cast<std::uint32_t>(
+        c.int_at(*t, "idle_timeout_s", "herd.idle_timeout_s", 0, 0, 31536000));
+    cfg.log_max_bytes = static_cast<std::uint64_t>(c.int_at(
+        *t, "log_max_bytes", "herd.log_max_bytes", static_cast<std::int64_t>(cfg.log_max_bytes),
+        0, std::int64_t{1} << 50));
+    if (cfg.log_max_bytes != 0 && cfg.log_max_bytes < 4096) {
+      c.fail(t->get("log_max_bytes")->source(), "herd.log_max_bytes",
+             "must be 0 (never rotate) or at least 4096");
+    }
+    cfg.log_keep =
+        static_cast<std::uint32_t>(c.int_at(*t, "log_keep", "herd.log_keep", 4, 0, 1000));
   }
   cfg.log_dir = log_dir[0] == '/' ? log_dir : folder_of(path) + "/" + log_dir;
   if (const toml::node* p = root.get("places")) {

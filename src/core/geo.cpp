@@ -1,5 +1,6 @@
 #include "core/geo.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -9,12 +10,15 @@ namespace herd {
 namespace {
 
 // A decimal number `D{1,max_int_digits}[.D+]` read from s at pos. The integer part is
-// kept exactly (it is at most a few digits) and whether the fraction has a non-zero
-// digit, so ranges can be checked without rounding.
+// kept exactly up to kSaturate (every range herd checks is far below it; a bigger value,
+// however many digits or leading zeros it has, reads as kSaturate), and whether the
+// fraction has a non-zero digit, so ranges are checked on the digits without rounding.
+constexpr long kSaturate = 1'000'000;
+
 struct Decimal {
   long integer = 0;
   bool fraction_nonzero = false;
-  std::string_view text;
+  std::string_view text;  // the digits with leading zeros of the integer part removed
 };
 
 std::optional<Decimal> read_decimal(std::string_view s, std::size_t& pos,
@@ -22,12 +26,15 @@ std::optional<Decimal> read_decimal(std::string_view s, std::size_t& pos,
   const std::size_t start = pos;
   Decimal d;
   std::size_t digits = 0;
+  std::size_t significant = start;  // first digit that is not a leading zero
   while (pos < s.size() && is_digit(s[pos])) {
-    if (digits < 18) d.integer = d.integer * 10 + (s[pos] - '0');
+    d.integer = std::min(kSaturate, d.integer * 10 + (s[pos] - '0'));
+    if (d.integer == 0) significant = pos + 1;
     ++digits;
     ++pos;
   }
   if (digits == 0 || digits > max_int_digits) return std::nullopt;
+  if (significant == pos) --significant;  // keep one zero of an all-zero integer part
   if (pos < s.size() && s[pos] == '.') {
     ++pos;
     std::size_t frac = 0;
@@ -38,7 +45,7 @@ std::optional<Decimal> read_decimal(std::string_view s, std::size_t& pos,
     }
     if (frac == 0) return std::nullopt;
   }
-  d.text = s.substr(start, pos - start);
+  d.text = s.substr(significant, pos - significant);
   return d;
 }
 

@@ -44,6 +44,8 @@ LinkLine parse_link_line(std::string_view line) {
     take(1, LinkLineKind::prove);
   } else if (k == "HERD-OK") {
     take(1, LinkLineKind::ok);
+  } else if (k == "HERD-WAKE") {
+    take(2, LinkLineKind::wake);
   } else if (k == "HERD-DENIED") {
     out.kind = LinkLineKind::denied;
     out.a = trim(line.substr(static_cast<std::size_t>(k.data() + k.size() - line.data())));

@@ -9,6 +9,11 @@
 //   without a secret (development mode) the acceptor answers HELLO with HERD-OK at once.
 //   A refusal is "HERD-DENIED <reason>" followed by a close.
 //
+//   A server that starts also sends "HERD-WAKE <sender> <receiver>" on a short-lived
+//   connection to each neighbour that dials it: the neighbour dials at once instead of
+//   waiting out its backoff. A wake carries no authority: it can only make a server dial
+//   one of its configured neighbours sooner.
+//
 // proof_a = HMAC-SHA256(secret, "acceptor|<dialler>|<acceptor>|<nonce_d>|<nonce_a>") and
 // proof_d = HMAC-SHA256(secret, "dialler|<dialler>|<acceptor>|<nonce_a>|<nonce_d>"), in
 // lower-case hex. Each side proves knowledge of the secret over a nonce the other side
@@ -19,7 +24,7 @@
 
 namespace herd {
 
-enum class LinkLineKind { hello, challenge, prove, ok, denied, other };
+enum class LinkLineKind { hello, challenge, prove, ok, denied, wake, other };
 
 struct LinkLine {
   LinkLineKind kind = LinkLineKind::other;

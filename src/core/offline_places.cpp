@@ -8,11 +8,21 @@
 
 namespace herd {
 
+namespace {
+// floor(v) clamped to [0, hi] before the conversion, so no value (a NaN included) reaches
+// an out-of-range float-to-int conversion.
+int clamped_cell(double v, int hi) {
+  const double f = std::floor(v);
+  if (!(f >= 0)) return 0;
+  return f >= hi ? hi : static_cast<int>(f);
+}
+}  // namespace
+
 int OfflinePlaces::row_of(double lat) {
-  return std::clamp(static_cast<int>(std::floor((lat + 90.0) / kCellDeg)), 0, kRows - 1);
+  return clamped_cell((lat + 90.0) / kCellDeg, kRows - 1);
 }
 int OfflinePlaces::col_of(double lng) {
-  return std::clamp(static_cast<int>(std::floor((lng + 180.0) / kCellDeg)), 0, kCols - 1);
+  return clamped_cell((lng + 180.0) / kCellDeg, kCols - 1);
 }
 
 std::optional<OfflinePlaces> OfflinePlaces::parse(std::string text, std::string* error) {
@@ -71,6 +81,10 @@ std::optional<OfflinePlaces> OfflinePlaces::parse(std::string text, std::string*
 std::vector<std::uint32_t> OfflinePlaces::nearby(Location at, double radius_km,
                                                  std::size_t limit) const {
   constexpr double kKmPerDegLat = 111.19;  // slightly under the true value: a safe margin
+  // WHATSAT radii are at most 50 km; a caller's larger value (or a NaN) is held to half the
+  // Earth's circumference, which already covers every place.
+  constexpr double kMaxRadiusKm = 20016;
+  radius_km = radius_km >= 0 ? std::min(radius_km, kMaxRadiusKm) : 0;
   const double dlat = radius_km / kKmPerDegLat + 1e-9;
   const int r0 = row_of(at.lat - dlat), r1 = row_of(at.lat + dlat);
   // Longitude span: widest at the row edge nearest a pole; everything near the poles.

@@ -3,9 +3,9 @@
 #include <simdjson.h>
 
 #include <charconv>
-#include <cstdio>
 #include <vector>
 
+#include "core/decimal_format.hpp"
 #include "core/places_json.hpp"
 
 namespace herd {
@@ -105,11 +105,7 @@ std::string cut_results(std::string_view text, int bound) {
 }
 
 void append_number(std::string& out, double v) {
-  char buf[32];
-  int n = std::snprintf(buf, sizeof buf, "%.7f", v);
-  // Drop trailing zeros, keeping at least one digit after the point.
-  while (n > 2 && buf[n - 1] == '0' && buf[n - 2] != '.') --n;
-  out.append(buf, static_cast<std::size_t>(n));
+  append_decimal(out, v, 7, TrailingZeros::keep_one);
 }
 
 void append_string_member(std::string& out, std::string_view indent, std::string_view key,

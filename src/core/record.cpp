@@ -3,22 +3,79 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <random>
 
 namespace herd {
 
-std::uint64_t hash_client_id(std::string_view id) {
-  // FNV-1a followed by a 64-bit finaliser (splitmix) so both low and high bits mix well.
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : id) {
-    h ^= c;
-    h *= 1099511628211ull;
+namespace {
+
+struct SipKey {
+  std::uint64_t k0, k1;
+};
+
+SipKey make_sip_key() {
+  SipKey k{};
+  std::random_device rd;  // /dev/urandom on Linux
+  k.k0 = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  k.k1 = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  return k;
+}
+
+const SipKey kSipKey = make_sip_key();
+
+constexpr std::uint64_t rotl(std::uint64_t x, int b) {
+  return (x << b) | (x >> (64 - b));
+}
+
+struct SipState {
+  std::uint64_t v0, v1, v2, v3;
+  void round() {
+    v0 += v1;
+    v1 = rotl(v1, 13);
+    v1 ^= v0;
+    v0 = rotl(v0, 32);
+    v2 += v3;
+    v3 = rotl(v3, 16);
+    v3 ^= v2;
+    v0 += v3;
+    v3 = rotl(v3, 21);
+    v3 ^= v0;
+    v2 += v1;
+    v1 = rotl(v1, 17);
+    v1 ^= v2;
+    v2 = rotl(v2, 32);
   }
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebull;
-  h ^= h >> 31;
-  return h;
+  void absorb(std::uint64_t m, int c_rounds) {
+    v3 ^= m;
+    for (int r = 0; r < c_rounds; ++r) round();
+    v0 ^= m;
+  }
+};
+
+}  // namespace
+
+std::uint64_t siphash(std::uint64_t k0, std::uint64_t k1, std::string_view data, int c_rounds,
+                      int d_rounds) {
+  SipState s{k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull, k0 ^ 0x6c7967656e657261ull,
+             k1 ^ 0x7465646279746573ull};
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  const std::size_t n = data.size();
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t m;
+    std::memcpy(&m, p + i, 8);  // little-endian hosts (x86-64, arm64)
+    s.absorb(m, c_rounds);
+  }
+  std::uint64_t last = static_cast<std::uint64_t>(n) << 56;
+  for (std::size_t k = 0; i + k < n; ++k) last |= static_cast<std::uint64_t>(p[i + k]) << (8 * k);
+  s.absorb(last, c_rounds);
+  s.v2 ^= 0xff;
+  for (int r = 0; r < d_rounds; ++r) s.round();
+  return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}
+
+std::uint64_t hash_client_id(std::string_view id) {
+  return siphash(kSipKey.k0, kSipKey.k1, id, 1, 3);
 }
 
 Record* Record::allocate(std::size_t line_len) {
@@ -30,24 +87,31 @@ Record* Record::allocate(std::size_t line_len) {
   return r;
 }
 
-void Record::set_fields(std::size_t id_off, std::size_t id_len, std::size_t loc_off,
+bool Record::set_fields(std::size_t id_off, std::size_t id_len, std::size_t loc_off,
                         std::size_t loc_len, Timestamp time) {
+  if (id_off > UINT16_MAX || id_len > UINT16_MAX || loc_off > UINT16_MAX || loc_len > UINT32_MAX)
+    return false;
   id_off_ = static_cast<std::uint16_t>(id_off);
   id_len_ = static_cast<std::uint16_t>(id_len);
   loc_off_ = static_cast<std::uint16_t>(loc_off);
-  loc_len_ = static_cast<std::uint16_t>(loc_len);
-  time_ = time;
+  loc_len_ = static_cast<std::uint32_t>(loc_len);
+  sec_ = time.sec;
+  nsec_ = time.nsec;
   hash_ = hash_client_id(client_id());
+  return true;
 }
 
 RecordRef RecordRef::from_at_line(std::string_view at_line, const Message& m) {
   Record* r = Record::allocate(at_line.size());
-  std::memcpy(r->text(), at_line.data(), at_line.size());
-  r->set_fields(static_cast<std::size_t>(m.client_id.data() - at_line.data()), m.client_id.size(),
-                static_cast<std::size_t>(m.location_text.data() - at_line.data()),
-                m.location_text.size(), m.client_time);
   RecordRef ref;
   ref.r_ = r;
+  std::memcpy(r->text(), at_line.data(), at_line.size());
+  if (!r->set_fields(static_cast<std::size_t>(m.client_id.data() - at_line.data()),
+                     m.client_id.size(),
+                     static_cast<std::size_t>(m.location_text.data() - at_line.data()),
+                     m.location_text.size(), m.client_time)) {
+    return {};
+  }
   return ref;
 }
 
@@ -74,9 +138,10 @@ RecordRef RecordRef::from_iamat(std::string_view server, Timestamp now, const Me
   put(m.location_text);
   *p++ = ' ';
   put(m.time_text);
-  r->set_fields(id_off, m.client_id.size(), loc_off, m.location_text.size(), m.client_time);
   RecordRef ref;
   ref.r_ = r;
+  // Cannot fail: the id starts within 3 + 64 + 1 + 31 + 1 bytes of a line herd builds.
+  r->set_fields(id_off, m.client_id.size(), loc_off, m.location_text.size(), m.client_time);
   return ref;
 }
 

@@ -22,7 +22,7 @@ class Record {
   std::string_view line_nl() const { return {text(), line_len_ + 1u}; }  // with '\n'
   std::string_view client_id() const { return {text() + id_off_, id_len_}; }
   std::string_view location_text() const { return {text() + loc_off_, loc_len_}; }
-  Timestamp client_time() const { return time_; }
+  Timestamp client_time() const { return Timestamp{sec_, nsec_}; }
   std::uint64_t id_hash() const { return hash_; }
 
  private:
@@ -30,16 +30,21 @@ class Record {
   Record() = default;
   // Allocates a block for a line of line_len bytes, with the '\n' already written.
   static Record* allocate(std::size_t line_len);
-  void set_fields(std::size_t id_off, std::size_t id_len, std::size_t loc_off, std::size_t loc_len,
+  // False (nothing set) when an offset does not fit its field (see from_at_line).
+  bool set_fields(std::size_t id_off, std::size_t id_len, std::size_t loc_off, std::size_t loc_len,
                   Timestamp time);
   const char* text() const { return reinterpret_cast<const char*>(this + 1); }
   char* text() { return reinterpret_cast<char*>(this + 1); }
 
+  // 40 bytes. The client id starts within the first 64 KiB of the line and is at most
+  // 256 bytes; the location and the line may be as long as a link line allows.
   std::atomic<std::uint32_t> refs_{1};
   std::uint32_t line_len_ = 0;
-  std::uint16_t id_off_ = 0, id_len_ = 0, loc_off_ = 0, loc_len_ = 0;
-  Timestamp time_;
   std::uint64_t hash_ = 0;
+  std::int64_t sec_ = 0;
+  std::uint32_t nsec_ = 0;
+  std::uint32_t loc_len_ = 0;
+  std::uint16_t id_off_ = 0, id_len_ = 0, loc_off_ = 0;
 };
 
 // Owning, thread-safe reference to a Record (an intrusive shared pointer).
@@ -55,7 +60,9 @@ class RecordRef {
   ~RecordRef() { release(); }
 
   // Builds the record of an AT line whose fields were parsed into m (kind iamat's
-  // fields plus server and diff, or kind at). The line is copied into the block.
+  // fields plus server and diff, or kind at). The line is copied into the block. Returns
+  // an empty reference when the client id or location starts more than 65,535 bytes into
+  // the line (possible only with padding no server produces).
   static RecordRef from_at_line(std::string_view at_line, const Message& m);
 
   // Builds the AT line for an IAMAT received by `server` at wall-clock time `now`.
@@ -88,7 +95,14 @@ class RecordRef {
   Record* r_ = nullptr;
 };
 
+// The client table's hash of a client id: SipHash-1-3 under a key drawn at random once per
+// process, so nobody can choose ids that crowd one stripe or one probe chain.
 std::uint64_t hash_client_id(std::string_view id);
+
+// SipHash with c_rounds compression and d_rounds finalisation rounds (2, 4 is the
+// reference SipHash-2-4; hash_client_id uses 1, 3).
+std::uint64_t siphash(std::uint64_t k0, std::uint64_t k1, std::string_view data, int c_rounds,
+                      int d_rounds);
 
 // The ordering rule of section 3: newer client time wins; on a tie the bytewise greater
 // AT line wins.

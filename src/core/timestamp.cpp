@@ -64,7 +64,8 @@ void append_time_diff(std::string& out, Timestamp now, Timestamp then) {
 }
 
 bool is_time_diff(std::string_view s) {
-  if (s.size() < 12 || (s[0] != '+' && s[0] != '-')) return false;
+  // At most what format_time_diff writes: a sign, 20 digits, '.', nine digits.
+  if (s.size() < 12 || s.size() >= kMaxTimeDiffBytes || (s[0] != '+' && s[0] != '-')) return false;
   std::size_t dot = s.find('.');
   if (dot == std::string_view::npos || dot < 2 || s.size() - dot - 1 != 9) return false;
   for (std::size_t i = 1; i < s.size(); ++i) {

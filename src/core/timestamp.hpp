@@ -27,7 +27,7 @@ void append_time_diff(std::string& out, Timestamp now, Timestamp then);
 constexpr std::size_t kMaxTimeDiffBytes = 32;
 std::size_t format_time_diff(char* buf, Timestamp now, Timestamp then);
 
-// True if s has the shape append_time_diff produces.
+// True if s has the shape append_time_diff produces (and at most its length).
 bool is_time_diff(std::string_view s);
 
 }  // namespace herd

@@ -1,5 +1,8 @@
 #include "server/admin.hpp"
 
+#include <unistd.h>
+
+#include "core/admin_request.hpp"
 #include "core/prometheus.hpp"
 #include "server/links.hpp"
 #include "server/listener.hpp"
@@ -8,7 +11,6 @@
 namespace herd {
 namespace {
 constexpr std::uint64_t kUnhealthyLagUs = 1'000'000;
-constexpr std::size_t kMaxRequestBytes = 8192;
 }  // namespace
 
 struct Admin::Conn {
@@ -16,6 +18,9 @@ struct Admin::Conn {
   uv_tcp_t tcp{};
   uv_write_t write_req{};
   std::string in, out;
+  std::size_t scanned = 0;  // how far parse_admin_request has looked
+  std::uint64_t opened_ms = 0;
+  std::list<Conn*>::iterator pos;
   bool closing = false;
 };
 
@@ -27,11 +32,18 @@ bool Admin::bind(std::string* error) {
 bool Admin::start(uv_loop_t* loop, std::string* error) {
   loop_ = loop;
   const ServerConfig& self = *ctx_.self;
-  int rc = uv_tcp_init(loop, &listener_);
+  int rc = uv_timer_init(loop, &sweep_);
+  if (rc == 0) {
+    sweep_.data = this;
+    ++open_handles_;
+    rc = uv_timer_start(&sweep_, on_sweep, 1000, 1000);
+  }
+  if (rc == 0) rc = uv_tcp_init(loop, &listener_);
   if (rc == 0) {
     listener_.data = this;
-    rc = uv_tcp_open(&listener_, fd_);
     listening_ = true;
+    ++open_handles_;
+    rc = uv_tcp_open(&listener_, fd_);
     if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 64, on_connection);
   }
   if (rc != 0) {
@@ -47,13 +59,18 @@ void Admin::on_connection(uv_stream_t* server, int status) {
   if (status < 0 || a->stopping_) return;
   auto* c = new Conn;
   c->admin = a;
-  uv_tcp_init(a->loop_, &c->tcp);
+  c->opened_ms = uv_now(a->loop_);
+  uv_tcp_init(a->loop_, &c->tcp);  // cannot fail for an AF_UNSPEC handle on a live loop
   c->tcp.data = c;
-  ++a->open_conns_;
+  ++a->open_handles_;
+  c->pos = a->conns_.insert(a->conns_.end(), c);
   if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
     a->close_conn(c);
     return;
   }
+  // Over the cap, the oldest connection makes room: a flood of idle connections cannot
+  // lock the health check out for longer than it takes to open new ones.
+  if (a->conns_.size() > kMaxConns) a->close_conn(a->conns_.front());
   int rc = uv_read_start(
       reinterpret_cast<uv_stream_t*>(&c->tcp),
       [](uv_handle_t*, std::size_t, uv_buf_t* b) {
@@ -63,21 +80,28 @@ void Admin::on_connection(uv_stream_t* server, int status) {
       },
       [](uv_stream_t* s, ssize_t nread, const uv_buf_t* b) {
         auto* cc = static_cast<Conn*>(s->data);
-        if (cc->closing) return;
+        if (cc->closing || nread == 0) return;
         if (nread < 0) {
           cc->admin->close_conn(cc);
           return;
         }
         cc->in.append(b->base, static_cast<std::size_t>(nread));
-        if (cc->in.find("\r\n\r\n") != std::string::npos ||
-            cc->in.find("\n\n") != std::string::npos) {
+        AdminRequest r = parse_admin_request(cc->in, cc->scanned);
+        if (r.state == AdminRequest::State::complete) {
           uv_read_stop(s);
           cc->admin->handle(cc);
-        } else if (cc->in.size() > kMaxRequestBytes) {
+        } else if (r.state == AdminRequest::State::too_long) {
           cc->admin->close_conn(cc);
         }
       });
   if (rc != 0) a->close_conn(c);
+}
+
+void Admin::on_sweep(uv_timer_t* h) {
+  auto* a = static_cast<Admin*>(h->data);
+  const std::uint64_t now = uv_now(a->loop_);
+  while (!a->conns_.empty() && now - a->conns_.front()->opened_ms >= kRequestTimeoutMs)
+    a->close_conn(a->conns_.front());
 }
 
 std::string Admin::health_problem() const {
@@ -90,11 +114,12 @@ std::string Admin::health_problem() const {
 }
 
 void Admin::handle(Conn* c) {
-  std::string_view req = c->in;
-  std::string_view line = req.substr(0, req.find_first_of("\r\n"));
+  std::size_t scanned = 0;
+  AdminRequest req = parse_admin_request(c->in, scanned);
+  const bool get = req.method == "GET";
   int code = 200;
   std::string body, type = "text/plain; charset=utf-8";
-  if (line.rfind("GET /healthz ", 0) == 0 || line == "GET /healthz") {
+  if (get && req.target == "/healthz") {
     std::string problem = health_problem();
     if (problem.empty()) {
       body = "ok\n";
@@ -102,7 +127,7 @@ void Admin::handle(Conn* c) {
       code = 503;
       body = problem + "\n";
     }
-  } else if (line.rfind("GET /metrics ", 0) == 0 || line == "GET /metrics") {
+  } else if (get && req.target == "/metrics") {
     body = render_metrics();
     type = "text/plain; version=0.0.4; charset=utf-8";
   } else {
@@ -127,11 +152,12 @@ void Admin::handle(Conn* c) {
 void Admin::close_conn(Conn* c) {
   if (c->closing) return;
   c->closing = true;
+  conns_.erase(c->pos);
   uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) {
     auto* cc = static_cast<Conn*>(h->data);
     Admin* a = cc->admin;
     delete cc;
-    --a->open_conns_;
+    --a->open_handles_;
     a->maybe_done();
   });
 }
@@ -139,20 +165,24 @@ void Admin::close_conn(Conn* c) {
 void Admin::stop(std::function<void()> done) {
   done_ = std::move(done);
   stopping_ = true;
+  while (!conns_.empty()) close_conn(conns_.front());
+  auto on_closed = [](uv_handle_t* h) {
+    auto* a = static_cast<Admin*>(h->data);
+    --a->open_handles_;
+    a->maybe_done();
+  };
   if (listening_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), [](uv_handle_t* h) {
-      auto* a = static_cast<Admin*>(h->data);
-      a->listener_closed_ = true;
-      a->maybe_done();
-    });
-  } else {
-    listener_closed_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), on_closed);
+  } else if (fd_ >= 0) {
+    ::close(fd_);
   }
+  fd_ = -1;
+  if (sweep_.data) uv_close(reinterpret_cast<uv_handle_t*>(&sweep_), on_closed);
   maybe_done();
 }
 
 void Admin::maybe_done() {
-  if (stopping_ && listener_closed_ && open_conns_ == 0 && done_) {
+  if (stopping_ && open_handles_ == 0 && done_) {
     auto d = std::move(done_);
     d();
   }
@@ -166,6 +196,15 @@ std::string Admin::render_metrics() const {
   w.sample("herd_connections_opened_total", v(m.connections_opened));
   w.family("herd_connections_open", "gauge", "Client connections open now.");
   w.sample("herd_connections_open", v(m.connections_open));
+  w.family("herd_connections_refused_total", "counter",
+           "Client connections closed at once: max_connections reached.");
+  w.sample("herd_connections_refused_total", v(m.connections_refused));
+  w.family("herd_connections_idle_closed_total", "counter",
+           "Client connections closed after idle_timeout_s.");
+  w.sample("herd_connections_idle_closed_total", v(m.connections_idle_closed));
+  w.family("herd_log_dropped_lines_total", "counter",
+           "Log lines dropped because the log could not be written or fell behind.");
+  w.sample("herd_log_dropped_lines_total", static_cast<double>(log_dropped_lines()));
   w.family("herd_lines_total", "counter", "Client lines received, by command.");
   w.sample("herd_lines_total", v(m.lines_iamat), {{"command", "IAMAT"}});
   w.sample("herd_lines_total", v(m.lines_whatsat), {{"command", "WHATSAT"}});

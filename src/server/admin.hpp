@@ -2,10 +2,13 @@
 // The admin listener (off unless a server sets admin_port): a tiny HTTP/1.1 server on
 // worker 0's loop answering GET /healthz (200 "ok" while every worker loop is
 // responsive, else 503) and GET /metrics (Prometheus text). Never expose it: it has no
-// authentication. One request per connection.
+// authentication. One request per connection; at most kMaxConns at once, each closed if
+// its request has not arrived within kRequestTimeoutMs; stopping closes them all at once,
+// so an admin connection never delays shutdown (PROTOCOL.md section 10).
 #include <uv.h>
 
 #include <functional>
+#include <list>
 #include <string>
 
 #include "server/context.hpp"
@@ -33,7 +36,10 @@ class Admin {
 
  private:
   struct Conn;
+  static constexpr std::size_t kMaxConns = 64;
+  static constexpr std::uint64_t kRequestTimeoutMs = 5000;
   static void on_connection(uv_stream_t* server, int status);
+  static void on_sweep(uv_timer_t* h);
   void handle(Conn* c);
   void close_conn(Conn* c);
   void maybe_done();
@@ -43,9 +49,10 @@ class Admin {
   uv_tcp_t listener_{};
   bool listening_ = false;
   int fd_ = -1;
+  uv_timer_t sweep_{};  // request time-outs
   bool stopping_ = false;
-  int open_conns_ = 0;
-  bool listener_closed_ = false;
+  int open_handles_ = 0;    // the listener, the sweep timer and every connection
+  std::list<Conn*> conns_;  // open connections, oldest first
   std::function<void()> done_;
 };
 

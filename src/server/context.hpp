@@ -22,6 +22,8 @@ struct ServerContext {
   std::unique_ptr<OfflinePlaces> offline;  // loaded when the provider is "offline"
   std::string secret;                      // link secret; empty = development mode
   std::atomic<std::uint64_t> next_connection_id{1};
+  // Client connections open on every worker, held to config->max_connections.
+  std::atomic<std::uint32_t> client_connections{0};
   Links* links = nullptr;  // owned by worker 0; null when the server has no neighbours
   std::unique_ptr<Metrics> metrics;
 };

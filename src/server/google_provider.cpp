@@ -1,7 +1,6 @@
 #include "server/google_provider.hpp"
 
-#include <cstdio>
-
+#include "core/decimal_format.hpp"
 #include "core/places_json.hpp"
 #include "server/logging.hpp"
 
@@ -19,11 +18,9 @@ std::pair<std::string, std::string> split_location(std::string_view loc) {
 }
 
 std::string metres(double radius_km) {
-  char buf[32];
-  int n = std::snprintf(buf, sizeof buf, "%.3f", radius_km * 1000.0);
-  while (n > 0 && buf[n - 1] == '0') --n;
-  if (n > 0 && buf[n - 1] == '.') --n;
-  return std::string(buf, static_cast<std::size_t>(n));
+  std::string out;
+  append_decimal(out, radius_km * 1000.0, 3, TrailingZeros::drop_all);
+  return out;
 }
 
 }  // namespace
@@ -72,21 +69,51 @@ bool GoogleProvider::lookup(const PlacesQuery& q, std::string&, Done done) {
     it->second->waiters.push_back(Waiter{q.bound, std::move(done)});
     return false;
   }
+  // Everything that can throw happens before the entry is registered, so a failure never
+  // leaves an entry that would swallow later identical lookups.
   auto entry = std::make_shared<InFlight>();
   entry->waiters.push_back(Waiter{q.bound, std::move(done)});
-  entry->started_ms = uv_now(loop_);
   entry->location = std::string(q.location_text);
   entry->metres = radius;
+  entry->request = build_request(config_, key_, q.location_text, q.radius_km);
   in_flight_.emplace(key, entry);
-  http_.request(build_request(config_, key_, q.location_text, q.radius_km), [this, key, entry](
-                                                                                UpstreamResult r) {
+  try {
+    if (running_ < kMaxLookupsInFlight) {
+      send(key, entry);
+    } else {
+      waiting_.push_back(key);
+    }
+  } catch (...) {
     in_flight_.erase(key);
+    throw;
+  }
+  return false;
+}
+
+void GoogleProvider::send(const std::string& key, const std::shared_ptr<InFlight>& entry) {
+  ++running_;
+  entry->started_ms = uv_now(loop_);
+  HttpRequest req = std::move(entry->request);
+  struct Slot {  // gives the slot back if the request cannot even be started
+    std::size_t* running;
+    bool armed = true;
+    ~Slot() {
+      if (armed) --*running;
+    }
+  } slot{&running_};
+  http_.request(req, [this, key, entry](UpstreamResult r) {
+    in_flight_.erase(key);
+    --running_;
     const std::uint64_t ms = uv_now(loop_) - entry->started_ms;
     std::string status;  // every waiter gets the same status word; logged once
     for (std::size_t i = 0; i < entry->waiters.size(); ++i) {
       std::string json = places_reply_json(legacy_, r, entry->waiters[i].bound);
       if (i == 0) status = json_status_word(json);
-      entry->waiters[i].done(std::move(json));
+      try {
+        entry->waiters[i].done(std::move(json));
+      } catch (const std::exception& e) {
+        log().error("places: completing a lookup failed: {}", e.what());
+      }
     }
     log().info(
         "places {} lookup at {} radius {} m: {}, HTTP {}, {} ms upstream, {} waiter(s), {} "
@@ -94,8 +121,15 @@ bool GoogleProvider::lookup(const PlacesQuery& q, std::string&, Done done) {
         config_.provider_name, entry->location, entry->metres, status, r.http_status, ms,
         entry->waiters.size(), entry->waiters.size() - 1,
         r.transport_ok ? "" : " (" + r.transport_error + ")");
+    // The freed slot goes to the oldest waiting lookup.
+    while (running_ < kMaxLookupsInFlight && !waiting_.empty()) {
+      std::string next = std::move(waiting_.front());
+      waiting_.pop_front();
+      auto w = in_flight_.find(next);
+      if (w != in_flight_.end()) send(next, w->second);
+    }
   });
-  return false;
+  slot.armed = false;
 }
 
 }  // namespace herd

@@ -2,9 +2,12 @@
 // The Google providers (PROTOCOL.md section 4): `google-legacy` (Nearby Search, GET) and
 // `google` (Places API New, POST searchNearby), over this loop's HttpClient. Identical
 // lookups in flight at once (same provider, location and radius) share one upstream
-// request; each waiter gets its own bound. One instance per worker loop.
+// request; each waiter gets its own bound. At most kMaxLookupsInFlight upstream requests
+// run at once per worker loop (PROTOCOL.md section 10); later lookups wait, in order,
+// for a free slot. One instance per worker loop.
 #include <uv.h>
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -18,6 +21,8 @@ namespace herd {
 
 class GoogleProvider final : public PlacesProvider {
  public:
+  static constexpr std::size_t kMaxLookupsInFlight = 64;
+
   // key: the API key (never logged). legacy selects the API.
   GoogleProvider(uv_loop_t* loop, const PlacesConfig& config, std::string key);
   bool init(std::string* error) { return http_.init(error); }
@@ -38,14 +43,21 @@ class GoogleProvider final : public PlacesProvider {
     std::vector<Waiter> waiters;
     std::uint64_t started_ms = 0;
     std::string location, metres;  // for the log line
+    HttpRequest request;
   };
+
+  // Starts the upstream request of an entry in in_flight_ (a free slot was taken).
+  void send(const std::string& key, const std::shared_ptr<InFlight>& entry);
 
   const PlacesConfig& config_;
   std::string key_;
   bool legacy_;
   uv_loop_t* loop_;
   HttpClient http_;
+  // Lookups started or waiting for a slot, by coalescing key.
   std::unordered_map<std::string, std::shared_ptr<InFlight>> in_flight_;
+  std::deque<std::string> waiting_;  // keys waiting for a slot, oldest first
+  std::size_t running_ = 0;          // upstream requests in flight
   std::uint64_t next_uncoalesced_ = 0;
 };
 

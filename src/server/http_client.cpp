@@ -53,7 +53,11 @@ bool HttpClient::init(std::string* error) {
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, on_timer);
   curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, 256L);
+  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, 64L);
+  // Upstream connections are capped too (PROTOCOL.md section 10): curl queues transfers
+  // beyond these until a connection is free.
+  curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, 64L);
+  curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
   timer_ = new uv_timer_t;
   int rc = uv_timer_init(loop_, timer_);
   if (rc != 0) {

@@ -8,72 +8,20 @@
 #include "core/fields.hpp"
 #include "core/link_handshake.hpp"
 #include "core/message.hpp"
+#include "core/timestamp.hpp"
+#include "server/links_internal.hpp"
 #include "server/logging.hpp"
 
 namespace herd {
-namespace {
 
-constexpr std::size_t kQueueCapBytes = 16 * 1024 * 1024;  // a slower link is dropped
-constexpr std::size_t kCatchupLowWater = 256 * 1024;      // refill catch-up below this
-constexpr std::uint64_t kBackoffMinMs = 100, kBackoffMaxMs = 5000;
-constexpr std::uint64_t kHandshakeTimeoutMs = 5000;
-constexpr std::uint64_t kStopGraceMs = 2000;
-constexpr std::size_t kLinkMaxLine = 4096;
-constexpr int kLinesPerPass = 512;  // then reading yields to the rest of the loop
-constexpr std::size_t kMaxIov = 1024;
+using namespace link_limits;
 
-}  // namespace
-
-struct Links::Peer {
-  Links* links = nullptr;
-  std::string name, host;
-  std::uint16_t port = 0;
-  bool i_dial = false;      // the server whose name sorts first dials
-  Conn* up = nullptr;       // the live link, if any
-  Conn* dialing = nullptr;  // our outgoing attempt (connecting or handshaking)
-  uv_timer_t retry{};
-  std::uint64_t backoff_ms = kBackoffMinMs;
-};
-
-struct Links::Conn {
-  enum class State { connecting, hello_sent, proved, awaiting_hello, awaiting_prove, up };
-
-  Links* links = nullptr;
-  Peer* peer = nullptr;  // null until an incoming hello names a neighbour
-  uv_tcp_t tcp{};
-  uv_connect_t connect_req{};
-  uv_write_t write_req{};
-  LineSplitter splitter{kLinkMaxLine};
-  State state = State::connecting;
-  bool dialled = false;
-  std::string remote;
-  std::string nonce_d, nonce_a;
-  std::uint64_t started_ms = 0;
-
-  std::string control;  // handshake lines waiting to be written (before records)
-  std::deque<RecordRef> queue;
-  std::size_t queued_bytes = 0;
-  std::string writing_control;
-  std::vector<RecordRef> writing_recs;
-  std::vector<uv_buf_t> iov;
-  bool writing = false;
-  bool dirty = false;
-
-  bool catching_up = false;
-  bool catchup_draining = false;  // every record queued; logs once the queue is written
-  std::size_t next_stripe = 0;
-  std::uint64_t catchup_records = 0, catchup_start_ms = 0;
-
-  bool reading = false;
-  bool paused = false;
-  int lines_this_pass = 0;
-  bool draining = false;
-  bool closing = false;
-
-  const char* who() const { return peer ? peer->name.c_str() : "?"; }
-};
-
-Links::Links(ServerContext& ctx) : ctx_(ctx), read_buf_(64 * 1024) {
+Links::Links(ServerContext& ctx)
+    : ctx_(ctx),
+      read_buf_(64 * 1024),
+      // "AT <server> <diff> " replaces "IAMAT ": every AT line a valid IAMAT of at most
+      // max_line_bytes produces fits, with room to spare (PROTOCOL.md section 2).
+      link_max_line_(ctx.config->max_line_bytes + kMaxServerNameBytes + kMaxTimeDiffBytes + 64) {
   const ServerConfig& self = *ctx.self;
   for (const auto& name : self.neighbors) {
     const ServerConfig* s = ctx.config->find(name);
@@ -100,6 +48,11 @@ Links::Peer* Links::find_peer(std::string_view name) {
     if (p->name == name) return p.get();
   }
   return nullptr;
+}
+
+std::size_t Links::handshaking() const {
+  return static_cast<std::size_t>(std::count_if(
+      conns_.begin(), conns_.end(), [](const Conn* c) { return c->state != Conn::State::up; }));
 }
 
 bool Links::start(uv_loop_t* loop, std::string* error) {
@@ -135,17 +88,37 @@ bool Links::start(uv_loop_t* loop, std::string* error) {
   for (auto& p : peers_)
     names += (names.empty() ? "" : ", ") + p->name + (p->i_dial ? " (dials)" : " (accepts)");
   log().info("links: neighbours {}", names);
+  send_wakes();
   for (auto& p : peers_) {
     if (p->i_dial) dial(*p);
   }
   return true;
 }
 
-void Links::post_flood(const RecordRef& rec) {
-  std::lock_guard lock(mu_);
-  if (phase_ == Phase::stopped) return;
-  flood_in_.push_back(rec);
-  if (phase_ == Phase::running) uv_async_send(&async_);
+void Links::post_floods(std::vector<RecordRef> recs, std::function<void()> ack) {
+  std::size_t bytes = 0;
+  for (const auto& r : recs) bytes += r->line_nl().size();
+  {
+    std::lock_guard lock(mu_);
+    if (phase_ != Phase::stopped) {
+      // Worker 0's loop is stalled if this much waits: drop the records and repair every
+      // link with a catch-up once the loop runs again (a dropped flood is never lost).
+      if (floods_in_bytes_ + bytes > kQueueCapBytes) {
+        floods_overflowed_ = true;
+        recs.clear();
+        bytes = 0;
+      }
+      floods_in_bytes_ += bytes;
+      floods_in_.push_back(FloodBatch{std::move(recs), std::move(ack)});
+      if (phase_ == Phase::running) uv_async_send(&async_);
+      return;
+    }
+  }
+  ack();  // the links stopped: nothing to wait for
+}
+
+void Links::flood_local(const RecordRef& rec) {
+  flood(rec, nullptr);
 }
 
 void Links::post_incoming(int fd, std::string hello_line, std::string peer) {
@@ -158,51 +131,111 @@ void Links::post_incoming(int fd, std::string hello_line, std::string peer) {
   if (phase_ == Phase::running) uv_async_send(&async_);
 }
 
+void Links::post_wake(std::string wake_line, std::string peer) {
+  std::lock_guard lock(mu_);
+  if (phase_ == Phase::stopped || wakes_.size() >= kMaxHandshakes) return;
+  wakes_.emplace_back(std::move(wake_line), std::move(peer));
+  if (phase_ == Phase::running) uv_async_send(&async_);
+}
+
 void Links::on_async(uv_async_t* h) {
   auto* L = static_cast<Links*>(h->data);
-  std::vector<RecordRef> floods;
+  std::vector<FloodBatch> floods;
   std::vector<std::tuple<int, std::string, std::string>> incoming;
+  std::vector<std::pair<std::string, std::string>> wakes;
+  bool overflowed = false;
   {
     std::lock_guard lock(L->mu_);
-    floods.swap(L->flood_in_);
+    floods.swap(L->floods_in_);
     incoming.swap(L->incoming_);
+    wakes.swap(L->wakes_);
+    L->floods_in_bytes_ = 0;
+    overflowed = std::exchange(L->floods_overflowed_, false);
   }
   try {
     for (auto& [fd, hello, peer] : incoming) L->adopt_incoming(fd, hello, peer);
-    for (const auto& rec : floods) L->flood(rec, nullptr);
+    for (auto& [line, peer] : wakes) L->wake(line, peer);
+    for (const auto& batch : floods) {
+      for (const auto& rec : batch.recs) L->flood(rec, nullptr);
+    }
+    if (overflowed) {
+      log().warn("links: the flood queue from other workers overflowed; catching up every link");
+      for (Conn* c : L->conns_) {
+        if (c->state == Conn::State::up && !c->closing) L->start_catchup(c);
+      }
+    }
+    // The records are on their way before the workers let their AT replies go.
+    L->flush_writes();
   } catch (const std::exception& e) {
     log().error("links: {}", e.what());
   }
+  for (auto& batch : floods) batch.ack();
 }
 
 // ---- dialling ----------------------------------------------------------------------
 
-void Links::dial(Peer& p) {
-  if (stopping_ || p.up || p.dialing) return;
+Links::Conn* Links::connect_to(Peer& p, ConnState state) {
   auto* c = new Conn;
   c->links = this;
   c->peer = &p;
   c->dialled = true;
-  c->state = Conn::State::connecting;
+  c->state = state;
   c->remote = p.host + ":" + std::to_string(p.port);
   c->started_ms = uv_now(loop_);
   int rc = uv_tcp_init(loop_, &c->tcp);
   if (rc != 0) {
     delete c;
-    schedule_redial(p, uv_strerror(rc));
-    return;
+    log().error("link {}: uv_tcp_init: {}", p.name, uv_strerror(rc));
+    return nullptr;
   }
   c->tcp.data = c;
   c->connect_req.data = c;
   conns_.push_back(c);
-  p.dialing = c;
   sockaddr_storage addr{};
   if (uv_ip4_addr(p.host.c_str(), p.port, reinterpret_cast<sockaddr_in*>(&addr)) != 0) {
     uv_ip6_addr(p.host.c_str(), p.port, reinterpret_cast<sockaddr_in6*>(&addr));
   }
   rc = uv_tcp_connect(&c->connect_req, &c->tcp, reinterpret_cast<const sockaddr*>(&addr),
                       on_connect);
-  if (rc != 0) close_conn(c, std::string("connect: ") + uv_strerror(rc));
+  if (rc != 0) {
+    close_conn(c, std::string("connect: ") + uv_strerror(rc));  // schedules a redial
+    return nullptr;
+  }
+  return c;
+}
+
+void Links::dial(Peer& p) {
+  if (stopping_ || p.up || p.dialing) return;
+  Conn* c = connect_to(p, Conn::State::connecting);
+  if (c) {
+    p.dialing = c;
+  } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&p.retry))) {
+    schedule_redial(p, "cannot open a socket");
+  }
+}
+
+void Links::send_wakes() {
+  // The neighbours that dial us may be deep in their backoff: tell each that we are up,
+  // so the link is back within milliseconds rather than seconds (PROTOCOL.md section 6).
+  for (auto& p : peers_) {
+    if (!p->i_dial) connect_to(*p, Conn::State::waking);
+  }
+}
+
+void Links::wake(std::string_view line, const std::string& peer) {
+  LinkLine l = parse_link_line(line);
+  Peer* p = l.kind == LinkLineKind::wake ? find_peer(l.a) : nullptr;
+  if (!p || l.b != ctx_.self->name || !p->i_dial) {
+    log().warn("links: ignoring a wake-up from {}: {}", peer, for_log(line));
+    return;
+  }
+  const std::uint64_t now = uv_now(loop_);
+  if (p->up || p->dialing || now - p->last_wake_ms < kWakeMinIntervalMs) return;
+  p->last_wake_ms = now;
+  log().info("link {}: the neighbour started (wake-up from {}); dialling now", p->name, peer);
+  uv_timer_stop(&p->retry);
+  p->backoff_ms = kBackoffMinMs;
+  dial(*p);
 }
 
 void Links::schedule_redial(Peer& p, const std::string& why) {
@@ -229,46 +262,16 @@ void Links::on_connect(uv_connect_t* req, int status) {
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
+  if (c->state == Conn::State::waking) {
+    L->send_control(c, "HERD-WAKE " + L->ctx_.self->name + " " + c->peer->name + "\n");
+    c->draining = true;  // closes once written
+    return;
+  }
   if (!L->start_reading(c)) return;
   c->state = Conn::State::hello_sent;
   c->nonce_d = make_nonce();
   L->send_control(
       c, "HERD-HELLO " + L->ctx_.self->name + " " + c->peer->name + " " + c->nonce_d + "\n");
-}
-
-// ---- accepting ---------------------------------------------------------------------
-
-void Links::adopt_incoming(int fd, const std::string& hello, const std::string& peer) {
-  if (stopping_) {
-    ::close(fd);
-    return;
-  }
-  auto* c = new Conn;
-  c->links = this;
-  c->dialled = false;
-  c->state = Conn::State::awaiting_hello;
-  c->remote = peer;
-  c->started_ms = uv_now(loop_);
-  int rc = uv_tcp_init(loop_, &c->tcp);
-  if (rc == 0) {
-    rc = uv_tcp_open(&c->tcp, fd);
-    if (rc != 0) {
-      ::close(fd);
-      c->tcp.data = c;
-      conns_.push_back(c);
-      close_conn(c, std::string("uv_tcp_open: ") + uv_strerror(rc));
-      return;
-    }
-  } else {
-    ::close(fd);
-    delete c;
-    log().error("links: uv_tcp_init: {}", uv_strerror(rc));
-    return;
-  }
-  c->tcp.data = c;
-  conns_.push_back(c);
-  if (!start_reading(c)) return;
-  handle_line(c, hello);
 }
 
 // ---- reading -----------------------------------------------------------------------
@@ -293,7 +296,7 @@ bool Links::start_reading(Conn* c) {
 void Links::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   auto* c = static_cast<Conn*>(s->data);
   Links* L = c->links;
-  if (nread == 0 || c->closing) return;
+  if (nread == 0 || c->closing || c->draining) return;
   if (nread < 0) {
     L->close_conn(c, nread == UV_EOF
                          ? "closed by the neighbour"
@@ -304,10 +307,14 @@ void Links::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     FeedResult r =
         c->splitter.feed(buf->base, static_cast<std::size_t>(nread), [c, L](std::string_view line) {
           L->handle_line(c, line);
-          return !c->closing;
+          // A refused handshake reads nothing more (PROTOCOL.md section 6).
+          return !c->closing && !c->draining;
         });
     if (r == FeedResult::too_long) {
-      L->close_conn(c, "line longer than " + std::to_string(kLinkMaxLine) + " bytes");
+      L->close_conn(c, c->state == Conn::State::up
+                           ? "line longer than " + std::to_string(L->link_max_line_) + " bytes"
+                           : "handshake line longer than " + std::to_string(kHandshakeMaxLine) +
+                                 " bytes");
       return;
     }
   } catch (const std::exception& e) {
@@ -325,7 +332,7 @@ void Links::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
 }
 
 void Links::handle_line(Conn* c, std::string_view line) {
-  if (c->closing) return;
+  if (c->closing || c->draining) return;
   ++c->lines_this_pass;
   if (c->state == Conn::State::up) {
     if (trim(line).empty()) return;
@@ -336,105 +343,15 @@ void Links::handle_line(Conn* c, std::string_view line) {
   handle_handshake(c, line);
 }
 
-void Links::deny(Conn* c, const std::string& why) {
-  log().warn("link handshake from {} refused: {}", c->remote, why);
-  send_control(c, "HERD-DENIED " + why + "\n");
-  c->draining = true;  // closes once the refusal is written
-  want_write(c);
-}
-
-void Links::handle_handshake(Conn* c, std::string_view line) {
-  const std::string& secret = ctx_.secret;
-  const std::string& self = ctx_.self->name;
-  LinkLine l = parse_link_line(line);
-  switch (c->state) {
-    case Conn::State::awaiting_hello: {
-      if (l.kind != LinkLineKind::hello) return deny(c, "expected HERD-HELLO");
-      Peer* p = find_peer(l.a);
-      if (!p) return deny(c, std::string(for_log(l.a)) + " is not a neighbour of " + self);
-      if (l.b != self) return deny(c, "this server is " + self + ", not " + for_log(l.b));
-      if (!valid_nonce(l.c)) return deny(c, "bad nonce");
-      c->peer = p;
-      c->nonce_d = std::string(l.c);
-      if (secret.empty()) {
-        send_control(c, "HERD-OK " + self + "\n");
-        link_up(c);
-        return;
-      }
-      c->nonce_a = make_nonce();
-      std::string proof =
-          link_proof(secret, ProofRole::acceptor, p->name, self, c->nonce_d, c->nonce_a);
-      send_control(c, "HERD-CHALLENGE " + self + " " + c->nonce_a + " " + proof + "\n");
-      c->state = Conn::State::awaiting_prove;
-      return;
-    }
-    case Conn::State::awaiting_prove: {
-      if (l.kind != LinkLineKind::prove) return deny(c, "expected HERD-PROVE");
-      std::string expected =
-          link_proof(secret, ProofRole::dialler, c->peer->name, self, c->nonce_d, c->nonce_a);
-      if (!proof_matches(expected, l.a)) return deny(c, "proof of the link secret does not match");
-      send_control(c, "HERD-OK " + self + "\n");
-      link_up(c);
-      return;
-    }
-    case Conn::State::hello_sent: {
-      if (l.kind == LinkLineKind::denied)
-        return close_conn(c, "refused by the neighbour: " + for_log(l.a));
-      if (l.kind == LinkLineKind::ok) {
-        if (l.a != c->peer->name)
-          return close_conn(c, "answered by " + for_log(l.a) + ", not " + c->peer->name);
-        if (!secret.empty()) {
-          log().warn("link {}: neighbour accepted without proving the link secret; closing",
-                     c->peer->name);
-          return close_conn(c, "neighbour did not prove the link secret");
-        }
-        link_up(c);
-        return;
-      }
-      if (l.kind != LinkLineKind::challenge) return close_conn(c, "unexpected handshake line");
-      if (secret.empty()) {
-        log().warn("link {}: the neighbour requires a link secret and ${} is not set",
-                   c->peer->name, ctx_.config->secret_env);
-        return close_conn(c, "neighbour requires a link secret");
-      }
-      if (l.a != c->peer->name || !valid_nonce(l.b)) return close_conn(c, "malformed challenge");
-      c->nonce_a = std::string(l.b);
-      std::string expected =
-          link_proof(secret, ProofRole::acceptor, self, c->peer->name, c->nonce_d, c->nonce_a);
-      if (!proof_matches(expected, l.c)) {
-        log().warn("link {}: the neighbour's proof of the link secret does not match",
-                   c->peer->name);
-        return close_conn(c, "neighbour failed to prove the link secret");
-      }
-      send_control(c, "HERD-PROVE " +
-                          link_proof(secret, ProofRole::dialler, self, c->peer->name, c->nonce_d,
-                                     c->nonce_a) +
-                          "\n");
-      c->state = Conn::State::proved;
-      return;
-    }
-    case Conn::State::proved: {
-      if (l.kind == LinkLineKind::denied)
-        return close_conn(c, "refused by the neighbour: " + for_log(l.a));
-      if (l.kind != LinkLineKind::ok || l.a != c->peer->name)
-        return close_conn(c, "unexpected handshake line");
-      link_up(c);
-      return;
-    }
-    default:
-      return;
-  }
-}
-
 void Links::handle_at(Conn* c, std::string_view line) {
   log_batch_.link_traffic(c->peer->name, '<', line);
   std::string_view t = trim(line);
   Message m = parse_message(t);
-  if (m.kind != MessageKind::at) {
-    log().warn("link {}: ignoring a line that is not an AT line", c->peer->name);
+  RecordRef rec = m.kind == MessageKind::at ? RecordRef::from_at_line(t, m) : RecordRef();
+  if (!rec) {
+    log_batch_.line("warning", "link " + c->peer->name + ": ignoring a line that is not an AT line");
     return;
   }
-  RecordRef rec = RecordRef::from_at_line(t, m);
   if (ctx_.table.offer(rec)) {
     ctx_.metrics->records_stored.fetch_add(1, std::memory_order_relaxed);
     flood(rec, c->peer);
@@ -445,25 +362,6 @@ void Links::flood(const RecordRef& rec, const Peer* except) {
   for (auto& p : peers_) {
     if (p.get() != except && p->up) enqueue(p->up, rec);
   }
-}
-
-void Links::link_up(Conn* c) {
-  Peer* p = c->peer;
-  c->state = Conn::State::up;
-  if (p->dialing == c) p->dialing = nullptr;
-  if (p->up && p->up != c) close_conn(p->up, "replaced by a new link from the neighbour");
-  if (p->dialing) close_conn(p->dialing, "a link is already up");
-  p->up = c;
-  p->backoff_ms = kBackoffMinMs;
-  uv_timer_stop(&p->retry);
-  uv_tcp_keepalive(&c->tcp, 1, 30);
-  log().info("link {} up ({} {}); catch-up of {} records starts", p->name,
-             c->dialled ? "dialled" : "accepted from", c->remote, ctx_.table.size());
-  c->catching_up = true;
-  c->next_stripe = 0;
-  c->catchup_records = 0;
-  c->catchup_start_ms = uv_now(loop_);
-  want_write(c);
 }
 
 // ---- writing -----------------------------------------------------------------------
@@ -482,7 +380,7 @@ void Links::enqueue(Conn* c, const RecordRef& rec) {
     close_conn(c, "output queue over 16 MiB (the neighbour is too slow); catch-up will repair it");
     return;
   }
-  c->queue.push_back(rec);
+  c->floods.push_back(rec);
   c->queued_bytes += n;
   want_write(c);
 }
@@ -494,24 +392,39 @@ void Links::want_write(Conn* c) {
   uv_idle_start(&idle_, [](uv_idle_t*) {});
 }
 
-void Links::on_check(uv_check_t* h) {
-  auto* L = static_cast<Links*>(h->data);
+void Links::flush_writes() {
   std::vector<Conn*> dirty;
-  dirty.swap(L->dirty_);
+  dirty.swap(dirty_);
   for (Conn* c : dirty) {
     c->dirty = false;
-    if (!c->closing) L->kick(c);
+    if (!c->closing) kick(c);
   }
+}
+
+void Links::on_check(uv_check_t* h) {
+  auto* L = static_cast<Links*>(h->data);
+  L->flush_writes();
   std::vector<Conn*> paused;
   paused.swap(L->paused_);
   for (Conn* c : paused) {
     c->paused = false;
     c->lines_this_pass = 0;
-    if (!c->closing && !c->reading) L->start_reading(c);
+    if (!c->closing && !c->reading && !c->draining) L->start_reading(c);
   }
   for (Conn* c : L->conns_) c->lines_this_pass = 0;
   if (L->dirty_.empty() && L->paused_.empty()) uv_idle_stop(&L->idle_);
   L->log_batch_.flush();
+}
+
+void Links::start_catchup(Conn* c) {
+  log().info("link {}: catch-up of {} records starts", c->peer->name, ctx_.table.size());
+  c->catching_up = true;
+  c->catchup_draining = false;
+  c->next_stripe = 0;
+  c->cursor = {};
+  c->catchup_records = 0;
+  c->catchup_start_ms = uv_now(loop_);
+  want_write(c);
 }
 
 void Links::refill_catchup(Conn* c) {
@@ -525,10 +438,13 @@ void Links::refill_catchup(Conn* c) {
       break;
     }
     recs.clear();
-    ctx_.table.snapshot_stripe(c->next_stripe++, recs);
+    if (ctx_.table.snapshot_stripe(c->next_stripe, c->cursor, kCatchupChunk, recs)) {
+      ++c->next_stripe;
+      c->cursor = {};
+    }
     for (auto& r : recs) {
       c->queued_bytes += r->line_nl().size();
-      c->queue.push_back(std::move(r));
+      c->catchup.push_back(std::move(r));
     }
     c->catchup_records += recs.size();
   }
@@ -544,14 +460,18 @@ void Links::kick(Conn* c) {
     c->iov.push_back(
         uv_buf_init(c->writing_control.data(), static_cast<unsigned>(c->writing_control.size())));
   }
-  while (!c->queue.empty() && c->iov.size() < kMaxIov) {
-    RecordRef r = std::move(c->queue.front());
-    c->queue.pop_front();
-    std::string_view text = r->line_nl();
-    log_batch_.link_traffic(c->who(), '>', r->line());
-    c->iov.push_back(
-        uv_buf_init(const_cast<char*>(text.data()), static_cast<unsigned>(text.size())));
-    c->writing_recs.push_back(std::move(r));
+  // New records first: a client asking a neighbour right after its reply should find its
+  // record there even while a big catch-up is streaming.
+  for (auto* q : {&c->floods, &c->catchup}) {
+    while (!q->empty() && c->iov.size() < kMaxIov) {
+      RecordRef r = std::move(q->front());
+      q->pop_front();
+      std::string_view text = r->line_nl();
+      log_batch_.link_traffic(c->who(), '>', r->line());
+      c->iov.push_back(
+          uv_buf_init(const_cast<char*>(text.data()), static_cast<unsigned>(text.size())));
+      c->writing_recs.push_back(std::move(r));
+    }
   }
   if (c->iov.empty()) {
     if (c->catchup_draining && c->state == Conn::State::up) {
@@ -559,7 +479,11 @@ void Links::kick(Conn* c) {
       log().info("link {}: catch-up sent {} records in {} ms", c->peer->name, c->catchup_records,
                  uv_now(loop_) - c->catchup_start_ms);
     }
-    if (c->draining) close_conn(c, stopping_ ? "server stopping" : "handshake refused");
+    if (c->draining) {
+      close_conn(c, c->state == Conn::State::waking ? "wake-up sent"
+                    : releasing_                    ? "server stopping"
+                                                    : "handshake refused");
+    }
     return;
   }
   c->write_req.data = c;
@@ -596,6 +520,8 @@ void Links::close_conn(Conn* c, const std::string& reason) {
   if (p && p->up == c) {
     p->up = nullptr;
     log().warn("link {} down: {}", p->name, reason);
+  } else if (c->state == Conn::State::waking) {
+    log().info("link {}: wake-up connection closed: {}", p->name, reason);
   } else if (!c->dialled) {
     log().info("link connection from {} ({}) closed: {}", c->remote, c->who(), reason);
   }
@@ -605,7 +531,7 @@ void Links::close_conn(Conn* c, const std::string& reason) {
   dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), c), dirty_.end());
   uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), on_conn_close);
   ++pending_conn_closes_;
-  if (p && c->dialled) schedule_redial(*p, reason);
+  if (p && c->dialled && c->state != Conn::State::waking) schedule_redial(*p, reason);
 }
 
 void Links::on_conn_close(uv_handle_t* h) {
@@ -633,39 +559,58 @@ void Links::on_sweep(uv_timer_t* h) {
 void Links::stop(std::function<void()> done) {
   done_ = std::move(done);
   stopping_ = true;
-  std::vector<RecordRef> floods;
   {
     std::lock_guard lock(mu_);
-    phase_ = Phase::stopped;
     for (auto& [fd, hello, peer] : incoming_) ::close(fd);
     incoming_.clear();
-    floods.swap(flood_in_);
+    wakes_.clear();
   }
-  // Records the other workers accepted before they stopped still go out before the FIN.
-  for (const auto& rec : floods) flood(rec, nullptr);
   for (auto& p : peers_) uv_timer_stop(&p->retry);
   std::vector<Conn*> all = conns_;
   for (Conn* c : all) {
-    if (c->state == Conn::State::up && (c->writing || !c->queue.empty() || !c->control.empty())) {
+    if (c->state != Conn::State::up) close_conn(c, "server stopping");
+  }
+  maybe_done();
+}
+
+void Links::release() {
+  if (releasing_) return;
+  releasing_ = true;
+  std::vector<FloodBatch> floods;
+  {
+    std::lock_guard lock(mu_);
+    phase_ = Phase::stopped;
+    floods.swap(floods_in_);
+  }
+  // Records the other workers accepted before they stopped still go out before the FIN.
+  for (const auto& batch : floods) {
+    for (const auto& rec : batch.recs) flood(rec, nullptr);
+  }
+  for (auto& batch : floods) batch.ack();
+  std::vector<Conn*> all = conns_;
+  for (Conn* c : all) {
+    if (c->state == Conn::State::up &&
+        (c->writing || !c->floods.empty() || !c->control.empty())) {
       c->catching_up = false;
+      c->catchup.clear();
       c->draining = true;
       want_write(c);
     } else {
       close_conn(c, "server stopping");
     }
   }
-  uv_timer_start(&stop_timer_, on_stop_timeout, kStopGraceMs, 0);
+  uv_timer_start(&stop_timer_, on_stop_timeout, kReleaseGraceMs, 0);
   maybe_done();
 }
 
 void Links::on_stop_timeout(uv_timer_t* h) {
   auto* L = static_cast<Links*>(h->data);
   std::vector<Conn*> all = L->conns_;
-  for (Conn* c : all) L->close_conn(c, "server stopping (queued records dropped after 2 s)");
+  for (Conn* c : all) L->close_conn(c, "server stopping (queued records dropped after 1 s)");
 }
 
 void Links::maybe_done() {
-  if (!stopping_ || !conns_.empty() || pending_conn_closes_ != 0 || closing_handles_) return;
+  if (!releasing_ || !conns_.empty() || pending_conn_closes_ != 0 || closing_handles_) return;
   closing_handles_ = true;
   log_batch_.flush();
   // Peers' retry timers point to their peer; give them the Links pointer for the close.

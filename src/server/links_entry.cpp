@@ -31,8 +31,8 @@ bool hand_over_to_links(ServerContext& ctx, uv_tcp_t* tcp, std::string_view hell
   return true;
 }
 
-void flood_record(ServerContext& ctx, const RecordRef& rec) {
-  if (ctx.links) ctx.links->post_flood(rec);
+bool is_link_wake(std::string_view line) {
+  return line.rfind("HERD-WAKE ", 0) == 0;
 }
 
 }  // namespace herd

@@ -20,7 +20,7 @@ bool is_link_hello(std::string_view line);
 bool hand_over_to_links(ServerContext& ctx, uv_tcp_t* tcp, std::string_view hello_line,
                         std::string_view peer);
 
-// Sends a newly stored record to every neighbour (from a client IAMAT).
-void flood_record(ServerContext& ctx, const RecordRef& rec);
+// True for a neighbour's wake-up line (see link_handshake.hpp).
+bool is_link_wake(std::string_view line);
 
 }  // namespace herd

@@ -1,8 +1,7 @@
 #include "server/logging.hpp"
 
-#include <spdlog/async.h>
 #include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/null_sink.h>
 #include <sys/stat.h>
 
@@ -15,6 +14,7 @@
 #include <ctime>
 
 #include "core/log_escape.hpp"
+#include "server/log_writer.hpp"
 
 namespace herd {
 namespace {
@@ -43,6 +43,29 @@ class BatchAwareFormatter final : public spdlog::formatter {
   spdlog::pattern_formatter inner_;
 };
 
+// Formats each message on the calling thread and hands the text to the writer thread,
+// which never makes a loop wait for the disk.
+class WriterSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit WriterSink(LogWriter& w) : w_(w) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t buf;
+    formatter_->format(msg, buf);
+    w_.write(std::string_view(buf.data(), buf.size()));
+  }
+  void flush_() override { w_.flush(); }
+
+ private:
+  LogWriter& w_;
+};
+
+std::unique_ptr<LogWriter>& writer() {
+  static std::unique_ptr<LogWriter> w;
+  return w;
+}
+
 std::shared_ptr<spdlog::logger>& current() {
   static std::shared_ptr<spdlog::logger> logger = std::make_shared<spdlog::logger>(
       "herd-null", std::make_shared<spdlog::sinks::null_sink_mt>());
@@ -66,37 +89,31 @@ bool make_dirs(const std::string& dir, std::string* error) {
 
 }  // namespace
 
-bool open_log(const std::string& dir, const std::string& name, std::string* error) {
+bool open_log(const std::string& dir, const std::string& name, std::uint64_t max_bytes,
+              std::uint32_t keep, std::string* error) {
   if (!make_dirs(dir, error)) return false;
-  const std::string file = dir + "/" + name + ".log";
-  try {
-    spdlog::init_thread_pool(1 << 16, 1);
-    auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(file, false);
-    auto logger = std::make_shared<spdlog::async_logger>(
-        "herd", std::move(sink), spdlog::thread_pool(), spdlog::async_overflow_policy::block);
-    logger->set_formatter(std::make_unique<BatchAwareFormatter>());
-    logger->set_level(spdlog::level::info);
-    logger->flush_on(spdlog::level::warn);
-    spdlog::register_logger(logger);
-    current() = logger;
-    spdlog::flush_every(std::chrono::seconds(1));
-  } catch (const spdlog::spdlog_ex& e) {
-    *error = "cannot open log file " + file + ": " + e.what();
-    return false;
-  }
+  auto w = std::make_unique<LogWriter>(dir + "/" + name + ".log", max_bytes, keep);
+  if (!w->start(error)) return false;
+  auto logger = std::make_shared<spdlog::logger>("herd", std::make_shared<WriterSink>(*w));
+  logger->set_formatter(std::make_unique<BatchAwareFormatter>());
+  logger->set_level(spdlog::level::info);
+  writer() = std::move(w);
+  current() = logger;
   return true;
 }
 
 void close_log() {
-  try {
-    current()->flush();
-  } catch (...) {
-  }
-  // Stop the flusher and writer threads first (spdlog::shutdown drains the queue and
-  // joins the pool), then drop our reference.
-  spdlog::shutdown();
   current() = std::make_shared<spdlog::logger>("herd-null",
                                                std::make_shared<spdlog::sinks::null_sink_mt>());
+  writer().reset();  // writes what is queued, then stops its thread
+}
+
+void reopen_log() {
+  if (writer()) writer()->reopen();
+}
+
+std::uint64_t log_dropped_lines() {
+  return writer() ? writer()->dropped_lines() : 0;
 }
 
 spdlog::logger& log() {

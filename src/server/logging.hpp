@@ -1,6 +1,7 @@
 #pragma once
-// The server log (PROTOCOL.md section 7): one file per server, written by spdlog's async
-// logger on one background thread. Safe from any thread after open_log.
+// The server log (PROTOCOL.md sections 7 and 10): one file per server, formatted by spdlog
+// on the calling thread and written by LogWriter's thread (rotation, reopen, drops).
+// Safe from any thread after open_log.
 #include <spdlog/spdlog.h>
 
 #include <cstdint>
@@ -10,11 +11,20 @@
 
 namespace herd {
 
-// Opens <dir>/<name>.log (creating dir). Returns false and sets *error on failure.
-bool open_log(const std::string& dir, const std::string& name, std::string* error);
+// Opens <dir>/<name>.log (creating dir), rotated at max_bytes (0: never) keeping `keep`
+// old files. Returns false and sets *error on failure.
+bool open_log(const std::string& dir, const std::string& name, std::uint64_t max_bytes,
+              std::uint32_t keep, std::string* error);
 
-// Flushes and closes the log; joins its writer thread. Call once, at exit.
+// Flushes and closes the log; joins its writer thread. Call once, at exit, after every
+// other thread that logs has stopped.
 void close_log();
+
+// Any thread: reopen the log file (SIGHUP, for logrotate).
+void reopen_log();
+
+// Lines dropped because the log could not be written or fell behind.
+std::uint64_t log_dropped_lines();
 
 // The process logger (a null-sink logger before open_log, so tests of the shell run).
 spdlog::logger& log();

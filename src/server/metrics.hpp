@@ -23,6 +23,8 @@ struct Metrics {
 
   std::atomic<std::uint64_t> connections_opened{0};
   std::atomic<std::int64_t> connections_open{0};
+  std::atomic<std::uint64_t> connections_refused{0};  // over max_connections
+  std::atomic<std::uint64_t> connections_idle_closed{0};
   std::atomic<std::uint64_t> lines_iamat{0}, lines_whatsat{0}, lines_invalid{0}, lines_blank{0};
   std::atomic<std::uint64_t> lines_too_long{0};
   std::atomic<std::uint64_t> answered_invalid{0};  // lines answered "? ...", whatever the command

@@ -1,8 +1,10 @@
 #include "server/server.hpp"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -39,19 +41,34 @@ std::unique_ptr<OfflinePlaces> load_offline(const std::string& path, std::string
   return std::make_unique<OfflinePlaces>(std::move(*places));
 }
 
+// Raises the soft descriptor limit to the hard one (PROTOCOL.md section 10); says what
+// the limit is, for the start-up log.
+std::string raise_nofile_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return "descriptor limit unknown";
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit want = rl;
+    want.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
+  }
+  return "descriptor limit " + std::to_string(rl.rlim_cur);
+}
+
 }  // namespace
 
 int run_server(const HerdConfig& cfg, const ServerConfig& self) {
-  // SIGINT/SIGTERM are taken by sigwait below; every thread inherits this mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // SIGINT/SIGTERM/SIGHUP are taken by sigwait below; every thread inherits this mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  const std::string nofile = raise_nofile_limit();
 
   std::string error;
-  if (!open_log(cfg.log_dir, self.name, &error)) {
+  if (!open_log(cfg.log_dir, self.name, cfg.log_max_bytes, cfg.log_keep, &error)) {
     std::fprintf(stderr, "herd: %s\n", error.c_str());
     return 1;
   }
@@ -59,6 +76,9 @@ int run_server(const HerdConfig& cfg, const ServerConfig& self) {
       cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
   log().info("herd {} starting server {} with {} workers on {} port {}, config {}", HERD_VERSION,
              self.name, workers, self.host, self.port, cfg.path);
+  log().info("limits: {} client connections, lines of {} bytes, idle time-out {}, {}",
+             cfg.max_connections, cfg.max_line_bytes,
+             cfg.idle_timeout_s ? std::to_string(cfg.idle_timeout_s) + " s" : "off", nofile);
 
   auto fail = [&](const std::string& what) {
     std::fprintf(stderr, "herd: %s\n", what.c_str());
@@ -125,6 +145,8 @@ int run_server(const HerdConfig& cfg, const ServerConfig& self) {
     if (fd < 0) return fail(error);
     auto w = std::make_unique<Worker>(ctx, i);
     Links* l = i == 0 ? links.get() : nullptr;
+    // At the signal the links stop dialling and handshaking; they flush and close only
+    // once the other workers have stopped (release below).
     if (l) w->add_stop_hook([l](std::function<void()> done) { l->stop(std::move(done)); });
     Admin* a = i == 0 ? admin.get() : nullptr;
     if (a) w->add_stop_hook([a](std::function<void()> done) { a->stop(std::move(done)); });
@@ -146,15 +168,35 @@ int run_server(const HerdConfig& cfg, const ServerConfig& self) {
   log().info("server {} listening on {} port {}", self.name, self.host, self.port);
 
   int sig = 0;
-  sigwait(&stop_signals, &sig);
-  log().info("signal {} received: stopping (replies in flight get at most 5 s)",
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) break;
+    log().info("SIGHUP received: reopening the log file");
+    reopen_log();
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  log().info("signal {} received: stopping (everything closes within 5 s)",
              sig == SIGINT ? "SIGINT" : "SIGTERM");
-  // Worker 0 owns the links and receives floods from the others, so it stops last.
-  for (std::size_t i = pool.size(); i-- > 1;) pool[i]->request_stop();
-  for (std::size_t i = pool.size(); i-- > 1;) pool[i]->join();
-  pool[0]->request_stop();
-  pool[0]->join();
-  log().info("server {} stopped; {} clients in the table", self.name, ctx.table.size());
+  // Every listener closes at once; sessions get 3 s to finish what they owe. Worker 0
+  // owns the links and takes the floods of the others, so its links close last.
+  for (auto& w : pool) w->request_stop();
+  const auto deadline = t0 + std::chrono::milliseconds(4500);
+  bool clean = true;
+  for (std::size_t i = pool.size(); i-- > 1;) clean = pool[i]->join_until(deadline) && clean;
+  if (Links* l = links.get()) pool[0]->post([l] { l->release(); });
+  clean = pool[0]->join_until(deadline) && clean;
+  if (!clean) {
+    // A last resort that no test has needed: a loop did not finish in time.
+    log().error("server {} did not stop within 4.5 s; exiting anyway", self.name);
+    close_log();
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
+  log().info("server {} stopped in {} ms; {} clients in the table", self.name,
+             std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now() - t0)
+                 .count(),
+             ctx.table.size());
   close_log();
   return 0;
 }

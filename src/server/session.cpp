@@ -2,9 +2,12 @@
 
 #include <time.h>
 
+#include <algorithm>
+
 #include "core/message.hpp"
 #include "core/places_json.hpp"
 #include "core/record.hpp"
+#include "server/links.hpp"
 #include "server/links_entry.hpp"
 #include "server/logging.hpp"
 #include "server/worker.hpp"
@@ -12,9 +15,11 @@
 namespace herd {
 namespace {
 
-// Reading pauses while this many reply bytes are unwritten, and resumes under the low mark.
+// Reading pauses while this many reply bytes are owed, and resumes under the low mark.
 constexpr std::size_t kHighWaterBytes = 4 * 1024 * 1024;
 constexpr std::size_t kLowWaterBytes = 1024 * 1024;
+// Reading pauses while this many WHATSAT lookups of the connection are outstanding.
+constexpr std::size_t kMaxLookupsPerSession = 64;
 
 Timestamp wall_clock_now() {
   timespec ts{};
@@ -57,6 +62,7 @@ Session* Session::create(Worker& w) {
 
 void Session::start() {
   peer_ = peer_name(&tcp_);
+  last_active_ms_ = uv_now(w_.loop());
   uv_tcp_nodelay(&tcp_, 1);
   w_.log_batch().line("info", "client " + std::to_string(id_) + " open from " + peer_ +
                                   " on worker " + std::to_string(w_.index()));
@@ -84,20 +90,11 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   try {
     if (nread > 0) {
       s->now_ = wall_clock_now();
-      FeedResult r = s->splitter_.feed(buf->base, static_cast<std::size_t>(nread),
-                                       [s](std::string_view line) { return s->handle_line(line); });
-      if (r == FeedResult::too_long) {
-        s->w_.ctx().metrics->lines_too_long.fetch_add(1, std::memory_order_relaxed);
-        s->w_.log_batch().line("warning", "client " + std::to_string(s->id_) +
-                                              ": line longer than " +
-                                              std::to_string(s->w_.ctx().config->max_line_bytes) +
-                                              " bytes; closing after owed replies");
-        s->pause_reading();
-        s->read_closed_ = true;
-      } else if (r == FeedResult::stopped) {
-        return;  // the connection was handed over; this session is closing
-      }
-    } else if (nread == UV_EOF) {
+      s->after_input(s->splitter_.feed(buf->base, static_cast<std::size_t>(nread),
+                                       [s](std::string_view line) { return s->handle_line(line); }));
+      return;
+    }
+    if (nread == UV_EOF) {
       s->now_ = wall_clock_now();
       s->pause_reading();
       s->read_closed_ = true;
@@ -108,94 +105,138 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
       }
       s->w_.log_batch().line("info", "client " + std::to_string(s->id_) + ": end of input after " +
                                          std::to_string(s->lines_) + " lines");
-    } else {
-      s->close_now(uv_strerror(static_cast<int>(nread)));
+      s->after_input(FeedResult::ok);
       return;
     }
+    s->close_now(uv_strerror(static_cast<int>(nread)));
   } catch (const std::exception& e) {
     log().error("client {}: {}", s->id_, e.what());
     s->close_now("internal error");
-    return;
   }
-  if (s->replies_.has_ready()) {
-    s->w_.mark_dirty(s);
-    if (s->replies_.ready_size() + s->writing_.size() > kHighWaterBytes) {
-      s->pause_reading();
-      s->paused_for_output_ = !s->read_closed_;
-    }
-  }
-  s->maybe_close();
 }
 
-bool Session::handle_line(std::string_view line) {
-  if (closing_) return false;
+void Session::after_input(FeedResult r) {
+  if (closing_) return;
+  if (r == FeedResult::too_long) {
+    w_.ctx().metrics->lines_too_long.fetch_add(1, std::memory_order_relaxed);
+    w_.log_batch().line("warning", "client " + std::to_string(id_) + ": line longer than " +
+                                       std::to_string(w_.ctx().config->max_line_bytes) +
+                                       " bytes; closing after owed replies");
+    pause_reading();
+    read_closed_ = true;
+  } else if (r == FeedResult::stopped) {
+    return;  // the connection was handed over; this session is closing
+  } else if (r == FeedResult::paused) {
+    pause_reading();
+    input_paused_ = true;
+  }
+  if (replies_.has_ready()) w_.mark_dirty(this);
+  maybe_close();
+}
+
+void Session::maybe_resume() {
+  if (!input_paused_ || closing_ || read_closed_) return;
+  if (replies_.owed_bytes() >= kLowWaterBytes || lookups_in_flight_ > kMaxLookupsPerSession / 2)
+    return;
+  input_paused_ = false;
+  now_ = wall_clock_now();
+  FeedResult r = splitter_.resume([this](std::string_view line) { return handle_line(line); });
+  if (r == FeedResult::ok && !closing_ && !read_closed_) {
+    int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read);
+    if (rc != 0) {
+      close_now(uv_strerror(rc));
+      return;
+    }
+    reading_ = true;
+  }
+  after_input(r);
+}
+
+LineAction Session::handle_line(std::string_view line) {
+  if (closing_) return LineAction::stop;
   ++lines_;
+  last_active_ms_ = uv_now(w_.loop());
   w_.log_batch().client_traffic(id_, '<', line);
   Message m = parse_message(line);
   ServerContext& ctx = w_.ctx();
   switch (m.kind) {
     case MessageKind::blank:
       ctx.metrics->lines_blank.fetch_add(1, std::memory_order_relaxed);
-      return true;
+      return LineAction::go;
     case MessageKind::iamat: {
       ctx.metrics->lines_iamat.fetch_add(1, std::memory_order_relaxed);
       RecordRef rec = RecordRef::from_iamat(ctx.self->name, now_, m);
       if (ctx.table.offer(rec)) {
         ctx.metrics->records_stored.fetch_add(1, std::memory_order_relaxed);
-        flood_record(ctx, rec);
+        hold_epoch_ = std::max(hold_epoch_, w_.flood(rec));
       }
       reply(rec->line_nl());
-      return true;
+      break;
     }
-    case MessageKind::whatsat: {
+    case MessageKind::whatsat:
       ctx.metrics->lines_whatsat.fetch_add(1, std::memory_order_relaxed);
-      RecordRef rec = ctx.table.find(m.client_id);
-      if (!rec) {
-        reply_invalid(line);
-        return true;
-      }
-      auto loc = parse_location(rec->location_text());
-      PlacesQuery q{*loc, rec->location_text(), m.radius_km, m.bound};
-      std::string json;
-      const std::uint64_t sid = id_;
-      Worker* w = &w_;
-      // Reserve the reply's place first; a synchronous answer fills it at once.
-      ReplyQueue::Slot slot = replies_.reserve();
-      ++lookups_in_flight_;
-      const std::uint64_t started_ns = uv_hrtime();
-      auto finish = [w, sid, slot, rec, started_ns](std::string answer) {
-        w->ctx().metrics->count_lookup(json_status_word(answer), (uv_hrtime() - started_ns) / 1000);
-        Session* s = w->find_session(sid);
-        if (!s) return;  // the client went away
-        std::string text;
-        text.reserve(rec->line_nl().size() + answer.size() + 2);
-        text.append(rec->line_nl());
-        append_normalized_json(text, answer);
-        text.append("\n\n");
-        --s->lookups_in_flight_;
-        s->w_.ctx().metrics->replies.fetch_add(1, std::memory_order_relaxed);
-        s->replies_.fill(slot, text);
-        w->log_batch().client_traffic(sid, '>', std::string_view(text).substr(0, text.size() - 1));
-        if (!s->closing_) {
-          s->w_.mark_dirty(s);
-          s->maybe_close();
-        }
-      };
-      if (w_.provider().lookup(q, json, finish)) finish(std::move(json));
-      return true;
-    }
+      handle_whatsat(line, m);
+      break;
     case MessageKind::at:
     case MessageKind::invalid:
-      if (lines_ == 1 && is_link_hello(line) && hand_over_to_links(ctx, &tcp_, line, peer_)) {
-        // The link layer now owns the socket (a duplicate of it); this session ends.
-        close_now("handed over to the link layer");
-        return false;
+      if (lines_ == 1 && ctx.links) {
+        if (is_link_hello(line) && hand_over_to_links(ctx, &tcp_, line, peer_)) {
+          // The link layer now owns the socket (a duplicate of it); this session ends.
+          close_now("handed over to the link layer");
+          return LineAction::stop;
+        }
+        if (is_link_wake(line)) {
+          ctx.links->post_wake(std::string(line), peer_);
+          close_now("wake-up passed to the link layer");
+          return LineAction::stop;
+        }
       }
       ctx.metrics->lines_invalid.fetch_add(1, std::memory_order_relaxed);
       reply_invalid(line);
-      return true;
+      break;
   }
-  return true;
+  // Back-pressure, line by line (PROTOCOL.md section 10).
+  if (replies_.owed_bytes() > kHighWaterBytes || lookups_in_flight_ >= kMaxLookupsPerSession)
+    return LineAction::pause;
+  return LineAction::go;
+}
+
+void Session::handle_whatsat(std::string_view line, const Message& m) {
+  RecordRef rec = w_.ctx().table.find(m.client_id);
+  auto loc = rec ? parse_location(rec->location_text()) : std::nullopt;
+  if (!loc) {
+    if (rec) log().error("client {}: stored location does not parse: {}", id_, for_log(rec->line()));
+    reply_invalid(line);
+    return;
+  }
+  PlacesQuery q{*loc, rec->location_text(), m.radius_km, m.bound};
+  std::string json;
+  const std::uint64_t sid = id_;
+  Worker* w = &w_;
+  // Reserve the reply's place first; a synchronous answer fills it at once.
+  ReplyQueue::Slot slot = replies_.reserve();
+  ++lookups_in_flight_;
+  const std::uint64_t started_ns = uv_hrtime();
+  auto finish = [w, sid, slot, rec, started_ns](std::string answer) {
+    w->ctx().metrics->count_lookup(json_status_word(answer), (uv_hrtime() - started_ns) / 1000);
+    Session* s = w->find_session(sid);
+    if (!s) return;  // the client went away
+    std::string text;
+    text.reserve(rec->line_nl().size() + answer.size() + 2);
+    text.append(rec->line_nl());
+    append_normalized_json(text, answer);
+    text.append("\n\n");
+    --s->lookups_in_flight_;
+    s->w_.ctx().metrics->replies.fetch_add(1, std::memory_order_relaxed);
+    s->replies_.fill(slot, text);
+    w->log_batch().client_traffic(sid, '>', std::string_view(text).substr(0, text.size() - 1));
+    if (!s->closing_) {
+      s->w_.mark_dirty(s);
+      s->maybe_resume();
+      s->maybe_close();
+    }
+  };
+  if (w_.provider().lookup(q, json, finish)) finish(std::move(json));
 }
 
 void Session::reply(std::string_view text) {
@@ -214,6 +255,7 @@ void Session::reply_invalid(std::string_view line) {
 
 void Session::flush() {
   if (closing_ || write_in_flight_ || !replies_.has_ready()) return;
+  if (!w_.may_write(this, hold_epoch_)) return;  // the flood goes first (PROTOCOL.md 6)
   replies_.take_ready(writing_);
   uv_buf_t buf = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
   write_req_.data = this;
@@ -228,23 +270,26 @@ void Session::flush() {
 void Session::on_write(uv_write_t* req, int status) {
   auto* s = static_cast<Session*>(req->data);
   s->write_in_flight_ = false;
+  s->replies_.written(s->writing_.size());
+  s->writing_.clear();
   if (status != 0) {
     if (!s->closing_) s->close_now(uv_strerror(status));
     return;
   }
   if (s->closing_) return;
-  if (s->paused_for_output_ && s->replies_.ready_size() < kLowWaterBytes) {
-    s->paused_for_output_ = false;
-    if (!s->read_closed_ &&
-        uv_read_start(reinterpret_cast<uv_stream_t*>(&s->tcp_), on_alloc, on_read) == 0) {
-      s->reading_ = true;
-    }
-  }
+  s->last_active_ms_ = uv_now(s->w_.loop());
+  s->maybe_resume();
+  if (s->closing_) return;
   if (s->replies_.has_ready()) {
     s->flush();
   } else {
     s->maybe_close();
   }
+}
+
+std::uint64_t Session::idle_since(std::uint64_t now_ms) const {
+  if (lookups_in_flight_ != 0 || now_ms < last_active_ms_) return 0;
+  return now_ms - last_active_ms_;
 }
 
 void Session::pause_reading() {
@@ -257,7 +302,8 @@ void Session::pause_reading() {
 void Session::drain() {
   if (closing_) return;
   pause_reading();
-  paused_for_output_ = false;
+  input_paused_ = false;
+  splitter_.drop_held();
   read_closed_ = true;
   maybe_close();
 }
@@ -273,6 +319,7 @@ void Session::close_now(const char* reason) {
   closing_ = true;
   w_.log_batch().line("info", "client " + std::to_string(id_) + " closed: " + reason);
   if (counted_open_) w_.ctx().metrics->connections_open.fetch_sub(1, std::memory_order_relaxed);
+  w_.ctx().client_connections.fetch_sub(1, std::memory_order_relaxed);
   w_.remove_session(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
 }

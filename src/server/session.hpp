@@ -1,7 +1,9 @@
 #pragma once
 // One client connection (PROTOCOL.md sections 2 to 5): framing, one reply per request in
-// request order, batched writes, back-pressure, half-close and over-long lines. Lives on
-// its worker's loop; freed in its close callback.
+// request order, batched writes, half-close and over-long lines. It owns its limits
+// (section 10): input is parsed line by line and stops (the rest held) while more than
+// 4 MiB of replies are owed or too many lookups are outstanding; it resumes under 1 MiB.
+// Lives on its worker's loop; freed in its close callback.
 #include <uv.h>
 
 #include <cstdint>
@@ -15,6 +17,7 @@
 namespace herd {
 
 class Worker;
+struct Message;
 
 class Session {
  public:
@@ -37,7 +40,12 @@ class Session {
   // Closes at once, dropping unwritten replies (grace time-out, fatal errors).
   void close_now(const char* reason);
 
+  // Milliseconds since the last line received or write finished; 0 while a lookup for it
+  // is outstanding (the wait is the server's, not the client's).
+  std::uint64_t idle_since(std::uint64_t now_ms) const;
+
   bool dirty = false;  // in the worker's dirty list (managed by Worker)
+  bool held = false;   // in the worker's list of replies waiting for a flood (Worker)
 
  private:
   explicit Session(Worker& w);
@@ -46,8 +54,14 @@ class Session {
   static void on_write(uv_write_t* req, int status);
   static void on_close(uv_handle_t* h);
 
-  // Handles one complete line; returns false to stop reading (hand-off).
-  bool handle_line(std::string_view line);
+  // Handles one complete line; says whether to go on, pause (back-pressure) or stop
+  // (the connection was handed to the link layer).
+  LineAction handle_line(std::string_view line);
+  void handle_whatsat(std::string_view line, const Message& m);
+  // Acts on what the splitter returned for a read or a resume.
+  void after_input(FeedResult r);
+  // Parses held input and reads again once the owed replies and lookups are low.
+  void maybe_resume();
   void reply(std::string_view text);
   void reply_invalid(std::string_view line);
   void maybe_close();
@@ -67,9 +81,11 @@ class Session {
   bool reading_ = false;
   bool read_closed_ = false;  // EOF, over-long line or drain: no more input
   bool closing_ = false;      // uv_close called
-  bool paused_for_output_ = false;
+  bool input_paused_ = false;  // back-pressure: input held in the splitter, not reading
   bool counted_open_ = false;
   std::size_t lookups_in_flight_ = 0;
+  std::uint64_t hold_epoch_ = 0;  // replies wait until the links have this flood batch
+  std::uint64_t last_active_ms_ = 0;
 };
 
 }  // namespace herd

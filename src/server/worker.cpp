@@ -1,19 +1,27 @@
 #include "server/worker.hpp"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
+#include "server/links.hpp"
 #include "server/logging.hpp"
 #include "server/session.hpp"
 
 namespace herd {
 namespace {
-constexpr std::uint64_t kGraceMs = 5000;
+constexpr std::uint64_t kGraceMs = 3000;  // sessions; links and the log get the rest of 5 s
 constexpr std::size_t kReadBufferBytes = 64 * 1024;
 constexpr std::uint64_t kLagPeriodMs = 250;
 constexpr std::uint64_t kLogFlushMs = 10;
 constexpr std::size_t kLogBatchFlushBytes = 64 * 1024;
+constexpr int kAcceptsPerPass = 128;              // then other work gets the loop
+constexpr std::uint64_t kAcceptRetryMs = 100;     // after running out of descriptors
+constexpr std::uint64_t kWarnIntervalMs = 1000;   // repeated accept errors: one line a second
+constexpr std::uint64_t kIdleSweepMs = 1000;
 }  // namespace
 
 Worker::Worker(ServerContext& ctx, unsigned index)
@@ -31,15 +39,17 @@ bool Worker::start(int listen_fd, const ProviderFactory& make_provider, std::str
     return false;
   }
   loop_.data = this;
+  listen_fd_ = listen_fd;
   auto check = [&](int r, const char* what) {
     if (r != 0) *error = std::string(what) + ": " + uv_strerror(r);
     return r == 0;
   };
-  bool ok = check(uv_tcp_init(&loop_, &listener_), "uv_tcp_init");
-  if (ok && !check(uv_tcp_open(&listener_, listen_fd), "uv_tcp_open")) close(listen_fd);
-  ok = ok &&
-       check(uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 4096, on_connection),
-             "uv_listen") &&
+  // A process that cannot set up its loops exits; its handles die with it.
+  bool ok = check(uv_poll_init_socket(&loop_, &accept_poll_, listen_fd), "uv_poll_init_socket");
+  if (!ok) return false;
+  accept_closed_ = false;
+  ok = check(uv_poll_start(&accept_poll_, UV_READABLE, on_accept_ready), "uv_poll_start") &&
+       check(uv_timer_init(&loop_, &accept_retry_), "uv_timer_init") &&
        check(uv_async_init(&loop_, &async_, on_async), "uv_async_init") &&
        check(uv_check_init(&loop_, &check_), "uv_check_init") &&
        check(uv_check_start(&check_, on_check), "uv_check_start") &&
@@ -47,18 +57,22 @@ bool Worker::start(int listen_fd, const ProviderFactory& make_provider, std::str
        check(uv_timer_init(&loop_, &grace_), "uv_timer_init") &&
        check(uv_timer_init(&loop_, &lag_timer_), "uv_timer_init") &&
        check(uv_timer_init(&loop_, &log_timer_), "uv_timer_init") &&
+       check(uv_timer_init(&loop_, &idle_sweep_), "uv_timer_init") &&
        check(uv_timer_start(
                  &log_timer_,
                  [](uv_timer_t* h) { static_cast<Worker*>(h->data)->log_batch_.flush(); },
                  kLogFlushMs, kLogFlushMs),
              "uv_timer_start") &&
        check(uv_timer_start(&lag_timer_, on_lag_timer, kLagPeriodMs, kLagPeriodMs),
-             "uv_timer_start");
-  if (!ok) return false;  // a process that cannot set up its loops exits; handles die with it
+             "uv_timer_start") &&
+       (ctx_.config->idle_timeout_s == 0 ||
+        check(uv_timer_start(&idle_sweep_, on_idle_sweep, kIdleSweepMs, kIdleSweepMs),
+              "uv_timer_start"));
+  if (!ok) return false;
   provider_ = make_provider(&loop_, error);
   if (!provider_) return false;
-  listener_.data = async_.data = check_.data = idle_.data = grace_.data = lag_timer_.data =
-      log_timer_.data = this;
+  accept_poll_.data = accept_retry_.data = async_.data = check_.data = idle_.data = grace_.data =
+      lag_timer_.data = log_timer_.data = idle_sweep_.data = this;
   lag_expected_ns_ = uv_hrtime() + kLagPeriodMs * 1000000;
   {
     std::lock_guard lock(mu_);
@@ -73,6 +87,9 @@ bool Worker::start(int listen_fd, const ProviderFactory& make_provider, std::str
       log().error("worker {}: loop closed with handles still open: {}", index_, uv_strerror(c));
       std::fprintf(stderr, "herd: worker %u: loop closed with handles still open\n", index_);
     }
+    std::lock_guard lock(mu_);
+    thread_done_ = true;
+    done_cv_.notify_all();
   });
   return true;
 }
@@ -92,6 +109,16 @@ void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool Worker::join_until(std::chrono::steady_clock::time_point deadline) {
+  if (!thread_.joinable()) return true;
+  {
+    std::unique_lock lock(mu_);
+    if (!done_cv_.wait_until(lock, deadline, [this] { return thread_done_; })) return false;
+  }
+  thread_.join();
+  return true;
+}
+
 void Worker::on_async(uv_async_t* h) {
   auto* w = static_cast<Worker*>(h->data);
   std::vector<std::function<void()>> tasks;
@@ -108,21 +135,72 @@ void Worker::on_async(uv_async_t* h) {
   }
 }
 
-void Worker::on_connection(uv_stream_t* server, int status) {
-  auto* w = static_cast<Worker*>(server->data);
+// ---- accepting -------------------------------------------------------------------
+
+void Worker::on_accept_ready(uv_poll_t* h, int status, int) {
+  auto* w = static_cast<Worker*>(h->data);
   if (status < 0) {
-    log().warn("worker {}: accept failed: {}", w->index_, uv_strerror(status));
+    w->pause_accepting(-status);
     return;
   }
-  Session* s = Session::create(*w);
-  int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(s->handle()));
-  if (rc != 0) {
-    log().warn("worker {}: accept failed: {}", w->index_, uv_strerror(rc));
-    s->close_now("accept failed");
-    return;
-  }
-  s->start();
+  w->accept_some();
 }
+
+void Worker::accept_some() {
+  const std::uint32_t max = ctx_.config->max_connections;
+  for (int i = 0; i < kAcceptsPerPass && !stopping_; ++i) {
+    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      const int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK) return;
+      if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM) continue;
+      pause_accepting(err);  // EMFILE, ENFILE, ENOBUFS, ENOMEM or worse: never spin
+      return;
+    }
+    if (ctx_.client_connections.fetch_add(1, std::memory_order_relaxed) >= max) {
+      ctx_.client_connections.fetch_sub(1, std::memory_order_relaxed);
+      ::close(fd);
+      ctx_.metrics->connections_refused.fetch_add(1, std::memory_order_relaxed);
+      warn_limited(limit_warned_ms_, "client connection refused: max_connections (" +
+                                         std::to_string(max) + ") reached");
+      continue;
+    }
+    Session* s = Session::create(*this);
+    int rc = uv_tcp_open(s->handle(), fd);
+    if (rc != 0) {
+      ::close(fd);
+      warn_limited(accept_warned_ms_, std::string("uv_tcp_open: ") + uv_strerror(rc));
+      s->close_now("cannot adopt the socket");
+      continue;
+    }
+    s->start();
+  }
+}
+
+void Worker::pause_accepting(int err) {
+  if (!accept_closed_) uv_poll_stop(&accept_poll_);
+  warn_limited(accept_warned_ms_, std::string("accept failed: ") + std::strerror(err) + " (" +
+                                      std::to_string(ctx_.client_connections.load()) +
+                                      " client connections open); accepting paused, retried every " +
+                                      std::to_string(kAcceptRetryMs) + " ms");
+  uv_timer_start(&accept_retry_, on_accept_retry, kAcceptRetryMs, 0);
+}
+
+void Worker::on_accept_retry(uv_timer_t* h) {
+  auto* w = static_cast<Worker*>(h->data);
+  if (w->stopping_ || w->accept_closed_) return;
+  int rc = uv_poll_start(&w->accept_poll_, UV_READABLE, on_accept_ready);
+  if (rc != 0) w->pause_accepting(-rc);
+}
+
+void Worker::warn_limited(std::uint64_t& last_ms, const std::string& text) {
+  const std::uint64_t now = uv_now(&loop_);
+  if (last_ms != 0 && now - last_ms < kWarnIntervalMs) return;
+  last_ms = now;
+  log().warn("worker {}: {}", index_, text);
+}
+
+// ---- sessions --------------------------------------------------------------------
 
 void Worker::add_session(Session* s) {
   sessions_.emplace(s->id(), s);
@@ -149,8 +227,69 @@ void Worker::mark_dirty(Session* s) {
   }
 }
 
+void Worker::on_idle_sweep(uv_timer_t* h) {
+  auto* w = static_cast<Worker*>(h->data);
+  const std::uint64_t idle_ms = std::uint64_t{w->ctx_.config->idle_timeout_s} * 1000;
+  const std::uint64_t now = uv_now(&w->loop_);
+  std::vector<Session*> idle;
+  for (auto& [id, s] : w->sessions_) {
+    if (s->idle_since(now) >= idle_ms) idle.push_back(s);
+  }
+  for (Session* s : idle) {
+    w->ctx_.metrics->connections_idle_closed.fetch_add(1, std::memory_order_relaxed);
+    s->close_now("idle time-out");
+  }
+}
+
+// ---- floods and the replies that wait for them -------------------------------------
+
+std::uint64_t Worker::flood(const RecordRef& rec) {
+  if (!ctx_.links) return 0;
+  if (index_ == 0) {
+    ctx_.links->flood_local(rec);  // written before this pass's replies (on_check)
+    return 0;
+  }
+  pending_floods_.push_back(rec);
+  return flood_epoch_ + 1;  // the batch on_check posts at the end of this pass
+}
+
+bool Worker::may_write(Session* s, std::uint64_t epoch) {
+  if (epoch <= acked_epoch_) return true;
+  if (!s->held) {
+    s->held = true;
+    held_.push_back(s->id());
+  }
+  return false;
+}
+
+void Worker::post_floods() {
+  const std::uint64_t epoch = ++flood_epoch_;
+  std::vector<RecordRef> recs;
+  recs.swap(pending_floods_);
+  ctx_.links->post_floods(std::move(recs), [this, epoch] {
+    post([this, epoch] { release_held(epoch); });
+  });
+}
+
+void Worker::release_held(std::uint64_t epoch) {
+  if (epoch > acked_epoch_) acked_epoch_ = epoch;
+  std::vector<std::uint64_t> ids;
+  ids.swap(held_);
+  for (std::uint64_t id : ids) {
+    if (Session* s = find_session(id)) {
+      s->held = false;
+      s->flush();  // holds it again if it waits for a later batch
+    }
+  }
+}
+
 void Worker::on_check(uv_check_t* h) {
   auto* w = static_cast<Worker*>(h->data);
+  // Records go to the links before the replies that acknowledge them (PROTOCOL.md
+  // section 6): worker 0 writes its links first; other workers post this pass's batch
+  // and hold the replies until worker 0 has taken it.
+  if (w->ctx_.links && w->index_ == 0) w->ctx_.links->flush_writes();
+  if (!w->pending_floods_.empty()) w->post_floods();
   // Sessions closed during this pass are still allocated: close callbacks run after
   // the check phase.
   std::vector<Session*> dirty;
@@ -175,10 +314,20 @@ void Worker::on_lag_timer(uv_timer_t* h) {
   w->lag_expected_ns_ = now + kLagPeriodMs * 1000000;
 }
 
+// ---- stopping ----------------------------------------------------------------------
+
 void Worker::begin_stop() {
   if (stopping_) return;
   stopping_ = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+  uv_timer_stop(&accept_retry_);
+  if (!accept_closed_) {
+    accept_closed_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&accept_poll_), [](uv_handle_t* h) {
+      auto* w = static_cast<Worker*>(h->data);
+      ::close(w->listen_fd_);
+      w->listen_fd_ = -1;
+    });
+  }
   hooks_pending_ = static_cast<int>(stop_hooks_.size());
   for (auto& hook : stop_hooks_) {
     hook([this] {
@@ -210,9 +359,8 @@ void Worker::maybe_finish() {
     std::lock_guard lock(mu_);
     accepting_tasks_ = false;
   }
-  uv_close(reinterpret_cast<uv_handle_t*>(&grace_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&lag_timer_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&log_timer_), nullptr);
+  for (uv_timer_t* t : {&grace_, &lag_timer_, &log_timer_, &idle_sweep_, &accept_retry_})
+    uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);

@@ -2,8 +2,14 @@
 // One worker: an event-loop thread with its own SO_REUSEPORT listening socket, the client
 // sessions it accepted, and its places provider. Everything here runs on the worker's
 // thread except the methods marked "any thread".
+//
+// The accept path owns the connection limits (PROTOCOL.md section 10): at most
+// max_connections client connections per server (more are closed right after accept),
+// and when descriptors run out accepting pauses and is retried on a timer, so the loop
+// never spins and established connections keep being served.
 #include <uv.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -13,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/record.hpp"
 #include "server/context.hpp"
 #include "server/logging.hpp"
 #include "server/places_provider.hpp"
@@ -39,13 +46,15 @@ class Worker {
   // Any thread: runs task on this worker's loop. Dropped once the worker has stopped.
   void post(std::function<void()> task);
 
-  // Any thread: stop accepting, let sessions finish what they owe (at most 5 s), close
-  // every handle; the thread then ends. join() waits for it.
+  // Any thread: stop accepting at once, let sessions finish what they owe (at most 3 s),
+  // close every handle; the thread then ends. join() waits for it; join_until() gives up
+  // at the deadline and returns false.
   void request_stop();
   void join();
+  bool join_until(std::chrono::steady_clock::time_point deadline);
 
-  // Called on this loop during stop, before sessions are drained; `done` must be called
-  // (on this loop) once the hook's handles are closed. Set before start().
+  // Called on this loop when the stop begins, before sessions are drained; `done` must
+  // be called (on this loop) once the hook's handles are closed. Set before start().
   void add_stop_hook(std::function<void(std::function<void()> done)> hook) {
     stop_hooks_.push_back(std::move(hook));
   }
@@ -72,37 +81,63 @@ class Worker {
   // a session got during this loop pass into one write.
   void mark_dirty(Session* s);
 
+  // A record a session stored, to flood to the neighbours. Returns the flood epoch the
+  // session's replies must wait for (0: none; see may_write).
+  std::uint64_t flood(const RecordRef& rec);
+  // True if replies held for flood epoch `epoch` may be written now; otherwise the
+  // session is remembered and flushed once the links have the records.
+  bool may_write(Session* s, std::uint64_t epoch);
+
  private:
-  static void on_connection(uv_stream_t* server, int status);
+  static void on_accept_ready(uv_poll_t* h, int status, int events);
+  static void on_accept_retry(uv_timer_t* h);
   static void on_async(uv_async_t* h);
   static void on_check(uv_check_t* h);
   static void on_grace_timeout(uv_timer_t* h);
   static void on_lag_timer(uv_timer_t* h);
+  static void on_idle_sweep(uv_timer_t* h);
+  void accept_some();
+  void pause_accepting(int err);
+  void warn_limited(std::uint64_t& last_ms, const std::string& text);
+  void post_floods();
+  void release_held(std::uint64_t epoch);
   void begin_stop();
   void maybe_finish();
 
   ServerContext& ctx_;
   unsigned index_;
   uv_loop_t loop_{};
-  uv_tcp_t listener_{};
+  int listen_fd_ = -1;
+  uv_poll_t accept_poll_{};
+  uv_timer_t accept_retry_{};
+  bool accept_closed_ = true;  // the poll is closed (or was never opened)
+  std::uint64_t accept_warned_ms_ = 0, limit_warned_ms_ = 0;
   uv_async_t async_{};
   uv_check_t check_{};
   uv_idle_t idle_{};
   uv_timer_t grace_{};
-  uv_timer_t lag_timer_{};  // measures this loop's lag for the metrics
-  uv_timer_t log_timer_{};  // hands the log batch to the writer every 10 ms
+  uv_timer_t lag_timer_{};    // measures this loop's lag for the metrics
+  uv_timer_t log_timer_{};    // hands the log batch to the writer every 10 ms
+  uv_timer_t idle_sweep_{};   // closes idle clients (idle_timeout_s)
   std::uint64_t lag_expected_ns_ = 0;
   std::thread thread_;
   std::vector<char> read_buf_;
   LogBatch log_batch_;
   std::unique_ptr<PlacesProvider> provider_;
 
-  std::mutex mu_;  // guards tasks_ and accepting_tasks_
+  std::mutex mu_;  // guards tasks_, accepting_tasks_ and thread_done_
   std::vector<std::function<void()>> tasks_;
   bool accepting_tasks_ = false;
+  bool thread_done_ = false;
+  std::condition_variable done_cv_;
 
   std::unordered_map<std::uint64_t, Session*> sessions_;
   std::vector<Session*> dirty_;
+  // Floods of this loop pass (workers other than 0) and the replies waiting for them.
+  std::vector<RecordRef> pending_floods_;
+  std::uint64_t flood_epoch_ = 0;  // batches posted to the links
+  std::uint64_t acked_epoch_ = 0;  // batches the links have taken
+  std::vector<std::uint64_t> held_;  // ids of sessions waiting for an ack
   bool stopping_ = false;
   int hooks_pending_ = 0;
   bool finished_ = false;

@@ -1,0 +1,185 @@
+#include "server/log_writer.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+namespace herd {
+namespace {
+
+constexpr std::int64_t kWarnIntervalS = 60;
+constexpr std::int64_t kCheckIntervalS = 1;  // is the file still there?
+
+std::int64_t now_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec;
+}
+
+std::uint64_t count_lines(std::string_view text) {
+  return static_cast<std::uint64_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+}  // namespace
+
+LogWriter::LogWriter(std::string path, std::uint64_t max_bytes, std::uint32_t keep)
+    : path_(std::move(path)), max_bytes_(max_bytes), keep_(keep) {}
+
+LogWriter::~LogWriter() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool LogWriter::start(std::string* error) {
+  if (!open_file()) {
+    *error = "cannot open log file " + path_ + ": " + std::strerror(errno);
+    return false;
+  }
+  last_check_s_ = now_s();
+  thread_ = std::thread([this] { run(); });
+  return true;
+}
+
+void LogWriter::write(std::string_view text) {
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.size() + text.size() <= kMaxQueuedBytes) {
+      queue_.append(text);
+      text = {};
+    }
+  }
+  if (text.empty()) {
+    wake_.notify_one();
+  } else {
+    dropped_.fetch_add(count_lines(text), std::memory_order_relaxed);
+  }
+}
+
+void LogWriter::reopen() {
+  reopen_.store(true, std::memory_order_relaxed);
+  wake_.notify_one();
+}
+
+void LogWriter::flush() {
+  std::unique_lock lock(mu_);
+  wake_.notify_one();
+  idle_.wait(lock, [this] { return (queue_.empty() && !writing_) || !thread_.joinable(); });
+}
+
+void LogWriter::run() {
+  std::string batch;
+  for (;;) {
+    bool stop = false;
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait_for(lock, std::chrono::seconds(kCheckIntervalS), [this] {
+        return stop_ || !queue_.empty() || reopen_.load(std::memory_order_relaxed);
+      });
+      batch.clear();
+      batch.swap(queue_);
+      writing_ = true;
+      stop = stop_;
+    }
+    const std::int64_t now = now_s();
+    if (reopen_.exchange(false, std::memory_order_relaxed) ||
+        (now - last_check_s_ >= kCheckIntervalS && file_replaced())) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = -1;
+      open_file();
+    }
+    if (now - last_check_s_ >= kCheckIntervalS) last_check_s_ = now;
+    if (!batch.empty()) write_out(batch);
+    {
+      std::lock_guard lock(mu_);
+      writing_ = false;
+      if (stop && queue_.empty()) {
+        idle_.notify_all();
+        return;
+      }
+    }
+    idle_.notify_all();
+  }
+}
+
+bool LogWriter::open_file() {
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) return false;
+  struct stat st {};
+  size_ = fstat(fd_, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+  return true;
+}
+
+bool LogWriter::file_replaced() {
+  if (fd_ < 0) return true;
+  struct stat by_path {}, by_fd {};
+  if (stat(path_.c_str(), &by_path) != 0) return true;  // removed (or its folder was)
+  if (fstat(fd_, &by_fd) != 0) return true;
+  return by_path.st_ino != by_fd.st_ino || by_path.st_dev != by_fd.st_dev;
+}
+
+void LogWriter::rotate() {
+  ::close(fd_);
+  fd_ = -1;
+  for (std::uint32_t i = keep_; i > 1; --i) {
+    const std::string from = path_ + "." + std::to_string(i - 1);
+    std::rename(from.c_str(), (path_ + "." + std::to_string(i)).c_str());
+  }
+  if (keep_ >= 1) {
+    std::rename(path_.c_str(), (path_ + ".1").c_str());
+  } else {
+    ::unlink(path_.c_str());
+  }
+  open_file();
+}
+
+void LogWriter::drop(std::string_view text, const char* why) {
+  const std::uint64_t total = dropped_.fetch_add(count_lines(text), std::memory_order_relaxed) +
+                              count_lines(text);
+  const std::int64_t now = now_s();
+  if (now - last_warn_s_ >= kWarnIntervalS) {
+    last_warn_s_ = now;
+    std::fprintf(stderr, "herd: cannot write the log %s: %s; dropping lines (%llu so far)\n",
+                 path_.c_str(), why, static_cast<unsigned long long>(total));
+  }
+}
+
+void LogWriter::write_out(const std::string& text) {
+  if (fd_ < 0 && !open_file()) {
+    drop(text, std::strerror(errno));
+    return;
+  }
+  if (max_bytes_ != 0 && size_ != 0 && size_ + text.size() > max_bytes_) {
+    rotate();
+    if (fd_ < 0) {
+      drop(text, std::strerror(errno));
+      return;
+    }
+  }
+  std::size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      // Whole lines from the one the failure cut into.
+      std::size_t from = text.rfind('\n', done == 0 ? 0 : done - 1);
+      from = (done == 0 || from == std::string::npos) ? 0 : from + 1;
+      drop(std::string_view(text).substr(from), n < 0 ? std::strerror(errno) : "no space written");
+      return;
+    }
+    done += static_cast<std::size_t>(n);
+    size_ += static_cast<std::uint64_t>(n);
+  }
+}
+
+}  // namespace herd

@@ -1,0 +1,68 @@
+#pragma once
+// The log file's writer thread (PROTOCOL.md sections 7 and 10): loops hand it finished
+// text and never wait for the disk. It rotates <Name>.log at max_bytes (keeping `keep`
+// old files, <Name>.log.1 newest), reopens the file on request (SIGHUP, for logrotate)
+// and by itself when the file was removed, and drops what it cannot write: lines are
+// counted (dropped_lines) and a warning goes to stderr at most once a minute. Text also
+// waits in memory at most kMaxQueuedBytes; beyond that new text is dropped and counted.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+namespace herd {
+
+class LogWriter {
+ public:
+  static constexpr std::size_t kMaxQueuedBytes = 64 * 1024 * 1024;
+
+  // path: the log file; max_bytes 0 never rotates.
+  LogWriter(std::string path, std::uint64_t max_bytes, std::uint32_t keep);
+  ~LogWriter();  // writes what is queued, then stops the thread
+  LogWriter(const LogWriter&) = delete;
+  LogWriter& operator=(const LogWriter&) = delete;
+
+  // Opens the file and starts the thread; false with *error if the file cannot be opened.
+  bool start(std::string* error);
+
+  // Any thread: queues whole lines (text ends with '\n').
+  void write(std::string_view text);
+  // Any thread: reopen the file before the next write (SIGHUP).
+  void reopen();
+  // Any thread: returns once everything queued before the call was written (or dropped).
+  void flush();
+
+  std::uint64_t dropped_lines() const { return dropped_.load(std::memory_order_relaxed); }
+
+ private:
+  void run();
+  void write_out(const std::string& text);
+  bool open_file();
+  void rotate();
+  void drop(std::string_view text, const char* why);
+  bool file_replaced();
+
+  const std::string path_;
+  const std::uint64_t max_bytes_;
+  const std::uint32_t keep_;
+
+  std::mutex mu_;
+  std::condition_variable wake_, idle_;
+  std::string queue_;
+  bool stop_ = false;
+  bool writing_ = false;
+  std::atomic<bool> reopen_{false};
+  std::thread thread_;
+
+  // Writer thread only.
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+  std::int64_t last_warn_s_ = -1000000;
+  std::int64_t last_check_s_ = 0;
+  std::atomic<std::uint64_t> dropped_{0};
+};
+
+}  // namespace herd
