@@ -451,29 +451,10 @@ void Links::refill_catchup(Conn* c) {
 }
 
 void Links::kick(Conn* c) {
-  if (c->writing || c->closing) return;
+  if (c->closing) return;
   if (c->state == Conn::State::up && c->catching_up) refill_catchup(c);
-  c->iov.clear();
-  if (!c->control.empty()) {
-    c->writing_control.swap(c->control);
-    c->control.clear();
-    c->iov.push_back(
-        uv_buf_init(c->writing_control.data(), static_cast<unsigned>(c->writing_control.size())));
-  }
-  // New records first: a client asking a neighbour right after its reply should find its
-  // record there even while a big catch-up is streaming.
-  for (auto* q : {&c->floods, &c->catchup}) {
-    while (!q->empty() && c->iov.size() < kMaxIov) {
-      RecordRef r = std::move(q->front());
-      q->pop_front();
-      std::string_view text = r->line_nl();
-      log_batch_.link_traffic(c->who(), '>', r->line());
-      c->iov.push_back(
-          uv_buf_init(const_cast<char*>(text.data()), static_cast<unsigned>(text.size())));
-      c->writing_recs.push_back(std::move(r));
-    }
-  }
-  if (c->iov.empty()) {
+  if (c->control.empty() && c->floods.empty() && c->catchup.empty()) {
+    if (c->writes_in_flight != 0) return;
     if (c->catchup_draining && c->state == Conn::State::up) {
       c->catchup_draining = false;
       log().info("link {}: catch-up sent {} records in {} ms", c->peer->name, c->catchup_records,
@@ -486,24 +467,55 @@ void Links::kick(Conn* c) {
     }
     return;
   }
-  c->write_req.data = c;
-  int rc = uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp), c->iov.data(),
+  // Catch-up streams one write at a time; new records and handshake lines go at once.
+  if (c->writes_in_flight != 0 && c->control.empty() && c->floods.empty()) return;
+  auto* w = new LinkWrite;
+  w->conn = c;
+  w->control.swap(c->control);
+  c->iov.clear();
+  if (!w->control.empty()) {
+    c->iov.push_back(uv_buf_init(w->control.data(), static_cast<unsigned>(w->control.size())));
+  }
+  // New records first: a client asking a neighbour right after its reply should find its
+  // record there even while a big catch-up is streaming.
+  for (auto* q : {&c->floods, &c->catchup}) {
+    if (q == &c->catchup && c->writes_in_flight != 0) break;
+    while (!q->empty() && c->iov.size() < kMaxIov) {
+      RecordRef r = std::move(q->front());
+      q->pop_front();
+      std::string_view text = r->line_nl();
+      log_batch_.link_traffic(c->who(), '>', r->line());
+      c->iov.push_back(
+          uv_buf_init(const_cast<char*>(text.data()), static_cast<unsigned>(text.size())));
+      w->rec_bytes += text.size();
+      w->recs.push_back(std::move(r));
+    }
+  }
+  w->req.data = w;
+  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), c->iov.data(),
                     static_cast<unsigned>(c->iov.size()), on_write);
   if (rc != 0) {
+    c->queued_bytes -= w->rec_bytes;
+    delete w;
     close_conn(c, std::string("write: ") + uv_strerror(rc));
     return;
   }
-  c->writing = true;
+  ++c->writes_in_flight;
+  // More floods than one write takes: another pass.
+  if (!c->floods.empty()) want_write(c);
 }
 
 void Links::on_write(uv_write_t* req, int status) {
-  auto* c = static_cast<Conn*>(req->data);
+  auto* w = static_cast<LinkWrite*>(req->data);
+  Conn* c = w->conn;
   Links* L = c->links;
-  c->writing = false;
-  for (const auto& r : c->writing_recs) c->queued_bytes -= r->line_nl().size();
-  c->writing_recs.clear();
-  c->writing_control.clear();
-  if (c->closing) return;
+  --c->writes_in_flight;
+  c->queued_bytes -= w->rec_bytes;
+  delete w;
+  if (c->closing) {
+    L->maybe_done();
+    return;
+  }
   if (status != 0) {
     L->close_conn(c, std::string("write: ") + uv_strerror(status));
     return;
@@ -590,7 +602,7 @@ void Links::release() {
   std::vector<Conn*> all = conns_;
   for (Conn* c : all) {
     if (c->state == Conn::State::up &&
-        (c->writing || !c->floods.empty() || !c->control.empty())) {
+        (c->writes_in_flight != 0 || !c->floods.empty() || !c->control.empty())) {
       c->catching_up = false;
       c->catchup.clear();
       c->draining = true;

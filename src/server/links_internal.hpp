@@ -41,6 +41,17 @@ struct Links::Peer {
   std::uint64_t last_wake_ms = 0;  // when a wake from this neighbour last made us dial
 };
 
+// One uv_write of a link: its buffers stay alive until the write completes. A link may
+// have several in flight, so new records always reach the socket at once (PROTOCOL.md
+// section 6: the flood leaves no later than the AT reply).
+struct LinkWrite {
+  uv_write_t req{};
+  Links::Conn* conn = nullptr;
+  std::string control;
+  std::vector<RecordRef> recs;
+  std::size_t rec_bytes = 0;
+};
+
 struct Links::Conn {
   using State = ConnState;
 
@@ -48,7 +59,6 @@ struct Links::Conn {
   Peer* peer = nullptr;  // null until an incoming hello names a neighbour
   uv_tcp_t tcp{};
   uv_connect_t connect_req{};
-  uv_write_t write_req{};
   LineSplitter splitter{link_limits::kHandshakeMaxLine};
   State state = State::connecting;
   bool dialled = false;
@@ -59,11 +69,9 @@ struct Links::Conn {
   std::string control;           // handshake lines waiting to be written (before records)
   std::deque<RecordRef> floods;  // new records: written before catch-up
   std::deque<RecordRef> catchup;
-  std::size_t queued_bytes = 0;  // of floods and catch-up, including the write in flight
-  std::string writing_control;
-  std::vector<RecordRef> writing_recs;
+  std::size_t queued_bytes = 0;  // of floods and catch-up, including writes in flight
+  int writes_in_flight = 0;
   std::vector<uv_buf_t> iov;
-  bool writing = false;
   bool dirty = false;
 
   bool catching_up = false;

@@ -14,7 +14,8 @@ namespace herd {
 namespace {
 
 constexpr std::int64_t kWarnIntervalS = 60;
-constexpr std::int64_t kCheckIntervalS = 1;  // is the file still there?
+constexpr std::int64_t kCheckIntervalS = 1;  // is the file still there, when idle?
+constexpr std::size_t kKeepCapacityBytes = 1024 * 1024;
 
 std::int64_t now_s() {
   timespec ts{};
@@ -46,7 +47,6 @@ bool LogWriter::start(std::string* error) {
     *error = "cannot open log file " + path_ + ": " + std::strerror(errno);
     return false;
   }
-  last_check_s_ = now_s();
   thread_ = std::thread([this] { run(); });
   return true;
 }
@@ -91,15 +91,16 @@ void LogWriter::run() {
       writing_ = true;
       stop = stop_;
     }
-    const std::int64_t now = now_s();
-    if (reopen_.exchange(false, std::memory_order_relaxed) ||
-        (now - last_check_s_ >= kCheckIntervalS && file_replaced())) {
+    // A file that was moved or removed is replaced before the next write (two system
+    // calls a batch, and batches are at most a hundred a second per loop).
+    if (reopen_.exchange(false, std::memory_order_relaxed) || file_replaced()) {
       if (fd_ >= 0) ::close(fd_);
       fd_ = -1;
       open_file();
     }
-    if (now - last_check_s_ >= kCheckIntervalS) last_check_s_ = now;
     if (!batch.empty()) write_out(batch);
+    // A burst's buffer is not kept for good.
+    if (batch.capacity() > kKeepCapacityBytes) std::string().swap(batch);
     {
       std::lock_guard lock(mu_);
       writing_ = false;
@@ -154,32 +155,50 @@ void LogWriter::drop(std::string_view text, const char* why) {
   }
 }
 
-void LogWriter::write_out(const std::string& text) {
-  if (fd_ < 0 && !open_file()) {
-    drop(text, std::strerror(errno));
-    return;
-  }
-  if (max_bytes_ != 0 && size_ != 0 && size_ + text.size() > max_bytes_) {
-    rotate();
-    if (fd_ < 0) {
+void LogWriter::write_out(std::string_view text) {
+  // Rotation falls on line boundaries; a file exceeds max_bytes only by a line longer
+  // than the rest of its room when it is the file's first.
+  while (!text.empty()) {
+    if (fd_ < 0 && !open_file()) {
       drop(text, std::strerror(errno));
       return;
     }
+    std::string_view part = text;
+    if (max_bytes_ != 0 && size_ + text.size() > max_bytes_) {
+      const std::size_t room = size_ < max_bytes_ ? max_bytes_ - size_ : 0;
+      const std::size_t cut = room == 0 ? std::string_view::npos : text.rfind('\n', room - 1);
+      if (cut == std::string_view::npos) {
+        if (size_ != 0) {
+          rotate();
+          continue;
+        }
+        const std::size_t nl = text.find('\n');  // one long line in an empty file
+        part = nl == std::string_view::npos ? text : text.substr(0, nl + 1);
+      } else {
+        part = text.substr(0, cut + 1);
+      }
+    }
+    if (!write_all(part)) return;
+    text.remove_prefix(part.size());
   }
+}
+
+bool LogWriter::write_all(std::string_view text) {
   std::size_t done = 0;
   while (done < text.size()) {
     ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       // Whole lines from the one the failure cut into.
-      std::size_t from = text.rfind('\n', done == 0 ? 0 : done - 1);
-      from = (done == 0 || from == std::string::npos) ? 0 : from + 1;
-      drop(std::string_view(text).substr(from), n < 0 ? std::strerror(errno) : "no space written");
-      return;
+      std::size_t from = done == 0 ? 0 : text.rfind('\n', done - 1);
+      from = (done == 0 || from == std::string_view::npos) ? 0 : from + 1;
+      drop(text.substr(from), n < 0 ? std::strerror(errno) : "nothing written");
+      return false;
     }
     done += static_cast<std::size_t>(n);
     size_ += static_cast<std::uint64_t>(n);
   }
+  return true;
 }
 
 }  // namespace herd

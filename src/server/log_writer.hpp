@@ -17,7 +17,7 @@ namespace herd {
 
 class LogWriter {
  public:
-  static constexpr std::size_t kMaxQueuedBytes = 64 * 1024 * 1024;
+  static constexpr std::size_t kMaxQueuedBytes = 8 * 1024 * 1024;
 
   // path: the log file; max_bytes 0 never rotates.
   LogWriter(std::string path, std::uint64_t max_bytes, std::uint32_t keep);
@@ -39,7 +39,8 @@ class LogWriter {
 
  private:
   void run();
-  void write_out(const std::string& text);
+  void write_out(std::string_view text);
+  bool write_all(std::string_view text);
   bool open_file();
   void rotate();
   void drop(std::string_view text, const char* why);
@@ -61,7 +62,6 @@ class LogWriter {
   int fd_ = -1;
   std::uint64_t size_ = 0;
   std::int64_t last_warn_s_ = -1000000;
-  std::int64_t last_check_s_ = 0;
   std::atomic<std::uint64_t> dropped_{0};
 };
 

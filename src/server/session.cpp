@@ -18,6 +18,7 @@ namespace {
 // Reading pauses while this many reply bytes are owed, and resumes under the low mark.
 constexpr std::size_t kHighWaterBytes = 4 * 1024 * 1024;
 constexpr std::size_t kLowWaterBytes = 1024 * 1024;
+constexpr std::size_t kKeepCapacityBytes = 256 * 1024;
 // Reading pauses while this many WHATSAT lookups of the connection are outstanding.
 constexpr std::size_t kMaxLookupsPerSession = 64;
 
@@ -272,6 +273,8 @@ void Session::on_write(uv_write_t* req, int status) {
   s->write_in_flight_ = false;
   s->replies_.written(s->writing_.size());
   s->writing_.clear();
+  // A burst's buffer is not kept for the connection's lifetime.
+  if (s->writing_.capacity() > kKeepCapacityBytes) std::string().swap(s->writing_);
   if (status != 0) {
     if (!s->closing_) s->close_now(uv_strerror(status));
     return;

@@ -229,10 +229,11 @@ class ConcurrencyTest(PlacesTestCase):
         self.assertEqual(len(json.loads(body_of(c.read_whatsat())[1])["results"]), 2)
         self.assertEqual(c.read_line(), b"? bad\n")
 
-    def test_hundreds_of_lookups_in_flight_do_not_hold_up_iamat(self):
+    def test_hundreds_of_lookups_waiting_do_not_hold_up_iamat(self):
         latency = int(2000 * scaled(1))
         h, stub, c = self.start(stub_args=("--latency-ms", str(latency)), timeout_ms=latency * 4, workers=1)
-        c.send("".join(f"WHATSAT kiwi {1 + i / 100:.2f} 1\n" for i in range(500)))  # 500 distinct lookups
+        # 200 distinct lookups: 64 go upstream at once, the rest wait for a slot.
+        c.send("".join(f"WHATSAT kiwi {1 + i / 100:.2f} 1\n" for i in range(200)))
         other = h.client()
         for i in range(20):
             self.assertTrue(other.request(f"IAMAT quick{i} +1+1 1").startswith(b"AT Ball "))
@@ -240,7 +241,7 @@ class ConcurrencyTest(PlacesTestCase):
         ready, _, _ = select.select([c.sock], [], [], 0)
         self.assertEqual(ready, [], "a WHATSAT reply arrived before the stub's latency")
         other.close()
-        for _ in range(500):
+        for _ in range(200):
             self.assertEqual(json.loads(body_of(c.read_whatsat())[1])["status"], "OK")
 
     def test_a_client_that_leaves_before_its_lookup_ends(self):

@@ -3,15 +3,18 @@
 //
 //   GET  .../nearbysearch/json?location=LAT,LNG&radius=M&key=K   legacy Nearby Search
 //   POST .../places:searchNearby  (X-Goog-Api-Key, JSON body)     Places API (New)
-//   GET  /stats                                                  {"requests": N}
+//   GET  /stats          {"requests": N, "connections": open now, "max_connections": peak,
+//                        "max_pending": peak of answers held back by --latency-ms at once}
 //
 // Answers are realistic bodies of synthetic places around the requested location:
 // legacy ones pretty-printed like Google's, with blank lines (and CRLF with --crlf).
 // Failure modes: --status CODE, --garbage, --wrong-shape, --close, --slow-body-ms N,
-// --latency-ms N, --legacy-status WORD, --key K (a wrong key is refused as Google does).
+// --latency-ms N, --legacy-status WORD, --key K (a wrong key is refused as Google does),
+// --body-file F (every search answers F's bytes as its 200 body).
 // Prints "places-stub listening on PORT" once ready (--port 0 picks a free port).
 #include <uv.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <csignal>
 #include <cstdio>
@@ -31,9 +34,12 @@ struct Options {
   int results = 20;
   std::string legacy_status = "OK";
   std::string key;
+  std::string body_file;
 } opt;
 
 std::uint64_t g_requests = 0;
+std::uint64_t g_open = 0, g_max_open = 0, g_pending = 0, g_max_pending = 0;
+std::string g_body;  // --body-file contents
 uv_loop_t* g_loop = nullptr;
 
 struct Conn {
@@ -56,6 +62,7 @@ struct Delayed {
 };
 
 void on_closed(uv_handle_t* h) {
+  --g_open;
   delete static_cast<Conn*>(h->data);
 }
 
@@ -216,6 +223,7 @@ void send_later(Conn* c, std::string data, int delay_ms, std::string rest = {}) 
   d->data = std::move(data);
   d->rest = std::move(rest);
   c->pending++;
+  g_max_pending = std::max(g_max_pending, ++g_pending);
   uv_timer_init(g_loop, &d->timer);
   d->timer.data = d;
   uv_timer_start(
@@ -223,6 +231,7 @@ void send_later(Conn* c, std::string data, int delay_ms, std::string rest = {}) 
       [](uv_timer_t* t) {
         auto* dd = static_cast<Delayed*>(t->data);
         dd->conn->pending--;
+        --g_pending;
         write_raw(dd->conn, std::move(dd->data));
         if (!dd->rest.empty()) {
           send_later(dd->conn, std::move(dd->rest), opt.slow_body_ms);
@@ -239,8 +248,11 @@ bool handle(Conn* c, std::string_view method, std::string_view target, std::stri
   ++g_requests;
   std::string response;
   if (target == "/stats") {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "{\"requests\": %" PRIu64 "}\n", g_requests - 1);
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "{\"requests\": %" PRIu64 ", \"connections\": %" PRIu64
+                  ", \"max_connections\": %" PRIu64 ", \"max_pending\": %" PRIu64 "}\n",
+                  g_requests - 1, g_open, g_max_open, g_max_pending);
     write_raw(c, http_response(200, buf));
     return true;
   }
@@ -290,6 +302,8 @@ bool handle(Conn* c, std::string_view method, std::string_view target, std::stri
                                              "API key not valid. Please pass a valid API key."))
               : http_response(200, legacy_body(lat, lng, 0, "REQUEST_DENIED",
                                                "The provided API key is invalid."));
+  } else if (!opt.body_file.empty()) {
+    response = http_response(200, g_body);
   } else if (legacy) {
     const bool empty = opt.legacy_status != "OK";
     response =
@@ -346,6 +360,7 @@ void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
 void on_connection(uv_stream_t* server, int status) {
   if (status < 0) return;
   auto* c = new Conn;
+  g_max_open = std::max(g_max_open, ++g_open);
   uv_tcp_init(g_loop, &c->tcp);
   c->tcp.data = c;
   if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
@@ -404,8 +419,20 @@ int main(int argc, char** argv) {
       opt.legacy_status = value();
     else if (a == "--key")
       opt.key = value();
+    else if (a == "--body-file")
+      opt.body_file = value();
     else
       usage();
+  }
+  if (!opt.body_file.empty()) {
+    FILE* f = std::fopen(opt.body_file.c_str(), "rb");
+    if (!f) {
+      std::fprintf(stderr, "places-stub: cannot read %s\n", opt.body_file.c_str());
+      return 2;
+    }
+    char chunk[4096];
+    for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, f)) > 0;) g_body.append(chunk, n);
+    std::fclose(f);
   }
   std::signal(SIGPIPE, SIG_IGN);
   g_loop = uv_default_loop();
