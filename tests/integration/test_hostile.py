@@ -1,6 +1,8 @@
 """Hostile and unlucky peers (PROTOCOL.md sections 2, 6, 9 and 10): each test is named after
 what broke before the hardening and asserts that the server keeps answering a well-behaved
 client, keeps its memory and descriptors bounded (read from /proc) and stops within 5 s."""
+import hashlib
+import hmac
 import json
 import os
 import resource
@@ -82,6 +84,11 @@ class Hostile(HerdTestCase):
         """Sends payload repeatedly for a while without ever reading; returns the socket."""
         s = socket.create_connection(("127.0.0.1", port))
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        return s, self.send_without_reading(s, payload, seconds)
+
+    @staticmethod
+    def send_without_reading(s, payload, seconds):
+        """Sends payload repeatedly on s for a while; returns the bytes the server took."""
         s.setblocking(False)
         deadline = time.monotonic() + seconds
         sent = 0
@@ -90,7 +97,18 @@ class Hostile(HerdTestCase):
                 sent += s.send(payload)
             except BlockingIOError:
                 time.sleep(0.01)
-        return s, sent
+        return sent
+
+    def slow_legacy_herd(self, latency_ms, timeout_ms):
+        """One server, one worker, the google-legacy provider on a stub that answers late."""
+        stub = Stub("--key", KEY, "--latency-ms", str(latency_ms))
+        self.addCleanup(stub.stop)
+        h = self.herd(places_extra=f'provider = "google-legacy"\n'
+                                   f'endpoint = "http://127.0.0.1:{stub.port}{LEGACY_PATH}"\n'
+                                   f"timeout_ms = {timeout_ms}",
+                      env_extra={"GOOGLE_PLACES_API_KEY": KEY}, workers=1)
+        h.start()
+        return h, stub
 
     def stop_within_5s(self, h, name="Ball"):
         """SIGTERM; the server must exit 0 within 5 s (scaled for sanitizer builds)."""
@@ -264,26 +282,13 @@ class BackPressureTest(Hostile):
 
     def test_replies_waiting_behind_a_slow_lookup_count_as_owed(self):
         latency = int(3000 * scaled(1))
-        stub = Stub("--key", KEY, "--latency-ms", str(latency))
-        self.addCleanup(stub.stop)
-        h = self.herd(places_extra=f'provider = "google-legacy"\n'
-                                   f'endpoint = "http://127.0.0.1:{stub.port}{LEGACY_PATH}"\n'
-                                   f"timeout_ms = {latency * 4}",
-                      env_extra={"GOOGLE_PLACES_API_KEY": KEY}, workers=1)
-        h.start()
+        h, _ = self.slow_legacy_herd(latency, latency * 4)
         pid = h.procs["Ball"].pid
         c = h.client()
         c.request("IAMAT slow +34.068930-118.445127 1")
         rss0 = rss_mib(pid)
         c.send("WHATSAT slow 10 5\n")  # its reply waits for the stub; everything after it too
-        c.sock.setblocking(False)
-        payload = b"IAMAT behind +1+1 1\n" * 4096
-        deadline, sent = time.monotonic() + latency / 2000, 0
-        while time.monotonic() < deadline:
-            try:
-                sent += c.sock.send(payload)
-            except BlockingIOError:
-                time.sleep(0.01)
+        sent = self.send_without_reading(c.sock, b"IAMAT behind +1+1 1\n" * 4096, latency / 2000)
         assert_rss_growth(self, pid, rss0, 40, f"behind one lookup ({sent} bytes sent)")
         self.assertLess(sent, 64 * 1024 * 1024, "the server kept reading behind the slow lookup")
         self.well_behaved(h)
@@ -291,13 +296,7 @@ class BackPressureTest(Hostile):
 
     def test_lookups_in_flight_are_capped_per_worker(self):
         latency = int(500 * scaled(1))
-        stub = Stub("--key", KEY, "--latency-ms", str(latency))
-        self.addCleanup(stub.stop)
-        h = self.herd(places_extra=f'provider = "google-legacy"\n'
-                                   f'endpoint = "http://127.0.0.1:{stub.port}{LEGACY_PATH}"\n'
-                                   f"timeout_ms = {latency * 20}",
-                      env_extra={"GOOGLE_PLACES_API_KEY": KEY}, workers=1)
-        h.start()
+        h, stub = self.slow_legacy_herd(latency, latency * 20)
         conns = [Client(h.ports["Ball"], timeout=60) for _ in range(5)]
         conns[0].request("IAMAT cap +34.068930-118.445127 1")
         n = 300
@@ -363,8 +362,6 @@ class HandshakeTest(Hostile):
         challenge = c.read_line().split()
         self.assertEqual(challenge[0], b"HERD-CHALLENGE")
         # A wrong proof, then 256 KiB of newlines, then the right proof.
-        import hashlib
-        import hmac
         nonce_a = challenge[2].decode()
         right = hmac.new(secret.encode(), f"dialler|Welsh|Ball|{nonce_a}|{'ab' * 16}".encode(),
                          hashlib.sha256).hexdigest()
