@@ -69,8 +69,8 @@ RecordRef ClientTable::find(std::string_view client_id) const {
   }
 }
 
-bool ClientTable::snapshot_stripe(std::size_t stripe, StripeCursor& cursor,
-                                  std::size_t max_records, std::vector<RecordRef>& out) const {
+bool ClientTable::snapshot_stripe(std::size_t stripe, StripeCursor& cursor, std::size_t max_records,
+                                  std::vector<RecordRef>& out) const {
   const Stripe& s = stripes_[stripe];
   std::lock_guard lock(s.mu);
   if (cursor.generation != s.generation) cursor = StripeCursor{0, s.generation};

@@ -103,13 +103,13 @@ HerdConfig build(const toml::table& root, const std::string& path) {
     cfg.secret_env = c.string_at(*t, "secret_env", "herd.secret_env", cfg.secret_env);
     cfg.max_line_bytes = static_cast<std::uint32_t>(c.int_at(
         *t, "max_line_bytes", "herd.max_line_bytes", cfg.max_line_bytes, 64, kMaxLineBytesLimit));
-    cfg.max_connections = static_cast<std::uint32_t>(c.int_at(
-        *t, "max_connections", "herd.max_connections", cfg.max_connections, 1, 1000000));
+    cfg.max_connections = static_cast<std::uint32_t>(
+        c.int_at(*t, "max_connections", "herd.max_connections", cfg.max_connections, 1, 1000000));
     cfg.idle_timeout_s = static_cast<std::uint32_t>(
         c.int_at(*t, "idle_timeout_s", "herd.idle_timeout_s", 0, 0, 31536000));
-    cfg.log_max_bytes = static_cast<std::uint64_t>(c.int_at(
-        *t, "log_max_bytes", "herd.log_max_bytes", static_cast<std::int64_t>(cfg.log_max_bytes),
-        0, std::int64_t{1} << 50));
+    cfg.log_max_bytes = static_cast<std::uint64_t>(
+        c.int_at(*t, "log_max_bytes", "herd.log_max_bytes",
+                 static_cast<std::int64_t>(cfg.log_max_bytes), 0, std::int64_t{1} << 50));
     if (cfg.log_max_bytes != 0 && cfg.log_max_bytes < 4096) {
       c.fail(t->get("log_max_bytes")->source(), "herd.log_max_bytes",
              "must be 0 (never rotate) or at least 4096");

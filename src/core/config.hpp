@@ -38,9 +38,9 @@ struct HerdConfig {
   std::string log_dir;   // resolved against the config file's folder
   unsigned workers = 0;  // 0 = one per CPU core
   std::string secret_env = "HERD_SECRET";
-  std::uint32_t max_line_bytes = 8192;     // 64 .. kMaxLineBytesLimit
-  std::uint32_t max_connections = 10000;  // client connections per server
-  std::uint32_t idle_timeout_s = 0;       // 0: never
+  std::uint32_t max_line_bytes = 8192;      // 64 .. kMaxLineBytesLimit
+  std::uint32_t max_connections = 10000;    // client connections per server
+  std::uint32_t idle_timeout_s = 0;         // 0: never
   std::uint64_t log_max_bytes = 268435456;  // rotate at this size; 0: never
   std::uint32_t log_keep = 4;               // rotated files kept
   PlacesConfig places;

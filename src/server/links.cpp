@@ -311,10 +311,10 @@ void Links::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
           return !c->closing && !c->draining;
         });
     if (r == FeedResult::too_long) {
-      L->close_conn(c, c->state == Conn::State::up
-                           ? "line longer than " + std::to_string(L->link_max_line_) + " bytes"
-                           : "handshake line longer than " + std::to_string(kHandshakeMaxLine) +
-                                 " bytes");
+      L->close_conn(
+          c, c->state == Conn::State::up
+                 ? "line longer than " + std::to_string(L->link_max_line_) + " bytes"
+                 : "handshake line longer than " + std::to_string(kHandshakeMaxLine) + " bytes");
       return;
     }
   } catch (const std::exception& e) {
@@ -349,7 +349,8 @@ void Links::handle_at(Conn* c, std::string_view line) {
   Message m = parse_message(t);
   RecordRef rec = m.kind == MessageKind::at ? RecordRef::from_at_line(t, m) : RecordRef();
   if (!rec) {
-    log_batch_.line("warning", "link " + c->peer->name + ": ignoring a line that is not an AT line");
+    log_batch_.line("warning",
+                    "link " + c->peer->name + ": ignoring a line that is not an AT line");
     return;
   }
   if (ctx_.table.offer(rec)) {

@@ -132,7 +132,7 @@ class Links {
   std::vector<Conn*> dirty_;   // links with output to write at the end of the pass
   std::vector<char> read_buf_;
   std::size_t link_max_line_;  // longest AT line a valid IAMAT can produce, plus margin
-  LogBatch log_batch_;  // AT lines sent and received, flushed at the end of each loop pass
+  LogBatch log_batch_;         // AT lines sent and received, flushed at the end of each loop pass
   std::uint64_t refused_logged_ms_ = 0;  // rate limit of "too many handshakes" warnings
 
   // Guards the fields below. Work posted before start() waits in the queues; after

@@ -123,7 +123,8 @@ bool LogWriter::open_file() {
 
 bool LogWriter::file_replaced() {
   if (fd_ < 0) return true;
-  struct stat by_path {}, by_fd {};
+  struct stat by_path {
+  }, by_fd{};
   if (stat(path_.c_str(), &by_path) != 0) return true;  // removed (or its folder was)
   if (fstat(fd_, &by_fd) != 0) return true;
   return by_path.st_ino != by_fd.st_ino || by_path.st_dev != by_fd.st_dev;
@@ -145,8 +146,8 @@ void LogWriter::rotate() {
 }
 
 void LogWriter::drop(std::string_view text, const char* why) {
-  const std::uint64_t total = dropped_.fetch_add(count_lines(text), std::memory_order_relaxed) +
-                              count_lines(text);
+  const std::uint64_t total =
+      dropped_.fetch_add(count_lines(text), std::memory_order_relaxed) + count_lines(text);
   const std::int64_t now = now_s();
   if (now - last_warn_s_ >= kWarnIntervalS) {
     last_warn_s_ = now;

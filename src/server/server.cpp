@@ -192,11 +192,11 @@ int run_server(const HerdConfig& cfg, const ServerConfig& self) {
     std::fflush(nullptr);
     std::_Exit(0);
   }
-  log().info("server {} stopped in {} ms; {} clients in the table", self.name,
-             std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::steady_clock::now() - t0)
-                 .count(),
-             ctx.table.size());
+  log().info(
+      "server {} stopped in {} ms; {} clients in the table", self.name,
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count(),
+      ctx.table.size());
   close_log();
   return 0;
 }

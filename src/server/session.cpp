@@ -91,8 +91,9 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   try {
     if (nread > 0) {
       s->now_ = wall_clock_now();
-      s->after_input(s->splitter_.feed(buf->base, static_cast<std::size_t>(nread),
-                                       [s](std::string_view line) { return s->handle_line(line); }));
+      s->after_input(
+          s->splitter_.feed(buf->base, static_cast<std::size_t>(nread),
+                            [s](std::string_view line) { return s->handle_line(line); }));
       return;
     }
     if (nread == UV_EOF) {
@@ -206,7 +207,8 @@ void Session::handle_whatsat(std::string_view line, const Message& m) {
   RecordRef rec = w_.ctx().table.find(m.client_id);
   auto loc = rec ? parse_location(rec->location_text()) : std::nullopt;
   if (!loc) {
-    if (rec) log().error("client {}: stored location does not parse: {}", id_, for_log(rec->line()));
+    if (rec)
+      log().error("client {}: stored location does not parse: {}", id_, for_log(rec->line()));
     reply_invalid(line);
     return;
   }

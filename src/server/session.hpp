@@ -79,8 +79,8 @@ class Session {
   std::uint64_t lines_ = 0;
   bool write_in_flight_ = false;
   bool reading_ = false;
-  bool read_closed_ = false;  // EOF, over-long line or drain: no more input
-  bool closing_ = false;      // uv_close called
+  bool read_closed_ = false;   // EOF, over-long line or drain: no more input
+  bool closing_ = false;       // uv_close called
   bool input_paused_ = false;  // back-pressure: input held in the splitter, not reading
   bool counted_open_ = false;
   std::size_t lookups_in_flight_ = 0;

@@ -18,9 +18,9 @@ constexpr std::size_t kReadBufferBytes = 64 * 1024;
 constexpr std::uint64_t kLagPeriodMs = 250;
 constexpr std::uint64_t kLogFlushMs = 10;
 constexpr std::size_t kLogBatchFlushBytes = 64 * 1024;
-constexpr int kAcceptsPerPass = 128;              // then other work gets the loop
-constexpr std::uint64_t kAcceptRetryMs = 100;     // after running out of descriptors
-constexpr std::uint64_t kWarnIntervalMs = 1000;   // repeated accept errors: one line a second
+constexpr int kAcceptsPerPass = 128;             // then other work gets the loop
+constexpr std::uint64_t kAcceptRetryMs = 100;    // after running out of descriptors
+constexpr std::uint64_t kWarnIntervalMs = 1000;  // repeated accept errors: one line a second
 constexpr std::uint64_t kIdleSweepMs = 1000;
 }  // namespace
 
@@ -179,10 +179,11 @@ void Worker::accept_some() {
 
 void Worker::pause_accepting(int err) {
   if (!accept_closed_) uv_poll_stop(&accept_poll_);
-  warn_limited(accept_warned_ms_, std::string("accept failed: ") + std::strerror(err) + " (" +
-                                      std::to_string(ctx_.client_connections.load()) +
-                                      " client connections open); accepting paused, retried every " +
-                                      std::to_string(kAcceptRetryMs) + " ms");
+  warn_limited(accept_warned_ms_,
+               std::string("accept failed: ") + std::strerror(err) + " (" +
+                   std::to_string(ctx_.client_connections.load()) +
+                   " client connections open); accepting paused, retried every " +
+                   std::to_string(kAcceptRetryMs) + " ms");
   uv_timer_start(&accept_retry_, on_accept_retry, kAcceptRetryMs, 0);
 }
 
@@ -266,9 +267,8 @@ void Worker::post_floods() {
   const std::uint64_t epoch = ++flood_epoch_;
   std::vector<RecordRef> recs;
   recs.swap(pending_floods_);
-  ctx_.links->post_floods(std::move(recs), [this, epoch] {
-    post([this, epoch] { release_held(epoch); });
-  });
+  ctx_.links->post_floods(std::move(recs),
+                          [this, epoch] { post([this, epoch] { release_held(epoch); }); });
 }
 
 void Worker::release_held(std::uint64_t epoch) {

@@ -116,9 +116,9 @@ class Worker {
   uv_check_t check_{};
   uv_idle_t idle_{};
   uv_timer_t grace_{};
-  uv_timer_t lag_timer_{};    // measures this loop's lag for the metrics
-  uv_timer_t log_timer_{};    // hands the log batch to the writer every 10 ms
-  uv_timer_t idle_sweep_{};   // closes idle clients (idle_timeout_s)
+  uv_timer_t lag_timer_{};   // measures this loop's lag for the metrics
+  uv_timer_t log_timer_{};   // hands the log batch to the writer every 10 ms
+  uv_timer_t idle_sweep_{};  // closes idle clients (idle_timeout_s)
   std::uint64_t lag_expected_ns_ = 0;
   std::thread thread_;
   std::vector<char> read_buf_;
@@ -135,8 +135,8 @@ class Worker {
   std::vector<Session*> dirty_;
   // Floods of this loop pass (workers other than 0) and the replies waiting for them.
   std::vector<RecordRef> pending_floods_;
-  std::uint64_t flood_epoch_ = 0;  // batches posted to the links
-  std::uint64_t acked_epoch_ = 0;  // batches the links have taken
+  std::uint64_t flood_epoch_ = 0;    // batches posted to the links
+  std::uint64_t acked_epoch_ = 0;    // batches the links have taken
   std::vector<std::uint64_t> held_;  // ids of sessions waiting for an ack
   bool stopping_ = false;
   int hooks_pending_ = 0;

@@ -71,9 +71,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     while (r == FeedResult::paused) r = s.resume(on_line);
     if (r == FeedResult::too_long) too_long = true;
   }
-  if (got != std::vector<std::string>(want.lines.begin(),
-                                      want.lines.begin() + static_cast<long>(std::min(
-                                                               got.size(), want.lines.size())))) {
+  if (got != std::vector<std::string>(
+                 want.lines.begin(),
+                 want.lines.begin() + static_cast<long>(std::min(got.size(), want.lines.size())))) {
     std::abort();
   }
   if (!too_long && got.size() != want.lines.size()) std::abort();

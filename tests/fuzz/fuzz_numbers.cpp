@@ -32,8 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     double v;
     std::memcpy(&v, data, sizeof v);
     std::string out;
-    append_decimal(out, v, data[sizeof v] % 20, (data[sizeof v] & 0x80) ? TrailingZeros::keep_one
-                                                                        : TrailingZeros::drop_all);
+    append_decimal(out, v, data[sizeof v] % 20,
+                   (data[sizeof v] & 0x80) ? TrailingZeros::keep_one : TrailingZeros::drop_all);
     if (out.size() > 48) std::abort();
     if (std::isfinite(v)) {
       double back = std::strtod(out.c_str(), nullptr);

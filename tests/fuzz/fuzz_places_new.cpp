@@ -27,8 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string_view status;
     if (!legacy && doc["status"].get(status) != simdjson::SUCCESS) std::abort();
     simdjson::dom::array results;
-    if (!legacy && (doc["results"].get(results) != simdjson::SUCCESS ||
-                    results.size() > std::size_t(bound)))
+    if (!legacy &&
+        (doc["results"].get(results) != simdjson::SUCCESS || results.size() > std::size_t(bound)))
       std::abort();
   }
   return 0;

@@ -218,9 +218,10 @@ TEST_CASE("admin requests are scanned once, bounded, and parsed") {
 
 TEST_CASE("new [herd] limits are validated like the others") {
   std::string err;
-  auto c = parse_config("[herd]\nmax_connections = 5\nidle_timeout_s = 30\nlog_max_bytes = 0\n"
-                        "log_keep = 2\n[[server]]\nname = \"A\"\nport = 1\n",
-                        "h.toml", &err);
+  auto c = parse_config(
+      "[herd]\nmax_connections = 5\nidle_timeout_s = 30\nlog_max_bytes = 0\n"
+      "log_keep = 2\n[[server]]\nname = \"A\"\nport = 1\n",
+      "h.toml", &err);
   REQUIRE(c);
   CHECK(c->max_connections == 5);
   CHECK(c->idle_timeout_s == 30);
@@ -236,8 +237,8 @@ TEST_CASE("new [herd] limits are validated like the others") {
                           "log_keep = -1", "max_line_bytes = 65537", "max_connections = \"x\""}) {
     CAPTURE(bad);
     err.clear();
-    CHECK_FALSE(parse_config(std::string("[herd]\n") + bad + "\n[[server]]\nname = \"A\"\nport = 1\n",
-                             "h.toml", &err));
+    CHECK_FALSE(parse_config(
+        std::string("[herd]\n") + bad + "\n[[server]]\nname = \"A\"\nport = 1\n", "h.toml", &err));
     CHECK(err.find("h.toml:2:") == 0);
   }
   CHECK(parse_config("[herd]\nmax_line_bytes = 65536\n[[server]]\nname = \"A\"\nport = 1\n",

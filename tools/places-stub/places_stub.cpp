@@ -137,8 +137,8 @@ std::string legacy_body(double lat, double lng, int n, const std::string& status
         "         \"rating\" : 4.%d,%s         \"types\" : [ \"restaurant\", \"food\" ],%s"
         "         \"user_ratings_total\" : %d,%s         \"vicinity\" : \"%d Stub Street\"%s      "
         "}",
-        "", i ? "" : nl, nl, nl, nl, nl, lat + 0.0001 * (i + 1), nl, lng + 0.0001 * (i + 1), nl,
-        nl, nl, i, nl, i, nl, i % 10, nl, nl, 10 * i + 3, nl, i + 1, nl);
+        "", i ? "" : nl, nl, nl, nl, nl, lat + 0.0001 * (i + 1), nl, lng + 0.0001 * (i + 1), nl, nl,
+        nl, i, nl, i, nl, i % 10, nl, nl, 10 * i + 3, nl, i + 1, nl);
     s += buf;
     // A comma, then the blank line between results that Google's pretty-printer emits.
     s += i + 1 < n ? std::string(",") + nl + nl : std::string(nl);
