@@ -166,7 +166,12 @@ void LogBatch::line(std::string_view level, std::string_view text) {
 
 void LogBatch::flush() {
   if (buf_.empty()) return;
-  log().info(std::string_view(buf_));
+  // Already formatted: straight to the writer, one copy (spdlog when there is no file).
+  if (LogWriter* w = writer().get()) {
+    w->write(std::string_view(buf_).substr(1));
+  } else {
+    log().info(std::string_view(buf_));
+  }
   buf_.clear();
 }
 
