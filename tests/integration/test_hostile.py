@@ -239,6 +239,24 @@ class ValidationTest(Hostile):
         self.assertTrue(c.read_whatsat().startswith(at))
         c.close()
 
+    def test_16_bit_record_fields_a_google_lookup_of_a_long_location_never_swallows_later_ones(self):
+        stub = Stub("--key", KEY)
+        self.addCleanup(stub.stop)
+        h = self.herd(herd_extra="max_line_bytes = 65536",
+                      places_extra=f'provider = "google-legacy"\n'
+                                   f'endpoint = "http://127.0.0.1:{stub.port}{LEGACY_PATH}"\n'
+                                   f"timeout_ms = {int(10000 * scaled(1))}",
+                      env_extra={"GOOGLE_PLACES_API_KEY": KEY}, workers=1)
+        h.start()
+        c = h.client()
+        at = c.request("IAMAT far +1." + "3" * 65000 + "-2 1")
+        for _ in range(3):  # identical lookups: each must be answered, none left hanging
+            c.send("WHATSAT far 10 1\n")
+            first, body = body_of(c.read_whatsat())
+            self.assertEqual(first + b"\n", at)
+            self.assertIn("status", json.loads(body))
+        c.close()
+
     def test_stack_memory_in_a_client_reply_from_huge_new_api_numbers(self):
         body = os.path.join(tempfile.mkdtemp(prefix="herd-body-"), "body.json")
         with open(body, "w") as f:
