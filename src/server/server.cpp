@@ -139,10 +139,20 @@ int run_server(const HerdConfig& cfg, const ServerConfig& self) {
     admin = std::make_unique<Admin>(ctx);
     if (!admin->bind(&error)) return fail("admin listener: " + error);
   }
-  std::vector<std::unique_ptr<Worker>> pool;
+  // Every worker's socket joins the SO_REUSEPORT group before any accepts, so connections
+  // are spread over all workers from the first one on.
+  std::vector<int> listen_fds;
   for (unsigned i = 0; i < workers; ++i) {
     int fd = open_listen_socket(self.host, self.port, true, &error);
-    if (fd < 0) return fail(error);
+    if (fd < 0) {
+      for (int f : listen_fds) close(f);
+      return fail(error);
+    }
+    listen_fds.push_back(fd);
+  }
+  std::vector<std::unique_ptr<Worker>> pool;
+  for (unsigned i = 0; i < workers; ++i) {
+    const int fd = listen_fds[i];
     auto w = std::make_unique<Worker>(ctx, i);
     Links* l = i == 0 ? links.get() : nullptr;
     // At the signal the links stop dialling and handshaking; they flush and close only
