@@ -19,6 +19,9 @@ namespace {
 constexpr std::size_t kHighWaterBytes = 4 * 1024 * 1024;
 constexpr std::size_t kLowWaterBytes = 1024 * 1024;
 constexpr std::size_t kKeepCapacityBytes = 256 * 1024;
+// A connection parses at most this many lines before the loop serves others (a read of
+// 64 KiB can hold thousands of WHATSAT lines); the rest waits one loop pass.
+constexpr int kLinesPerTurn = 128;
 // Reading pauses while this many WHATSAT lookups of the connection are outstanding.
 constexpr std::size_t kMaxLookupsPerSession = 64;
 
@@ -91,6 +94,7 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   try {
     if (nread > 0) {
       s->now_ = wall_clock_now();
+      s->lines_this_turn_ = 0;
       s->after_input(
           s->splitter_.feed(buf->base, static_cast<std::size_t>(nread),
                             [s](std::string_view line) { return s->handle_line(line); }));
@@ -140,8 +144,22 @@ void Session::maybe_resume() {
   if (!input_paused_ || closing_ || read_closed_) return;
   if (replies_.owed_bytes() >= kLowWaterBytes || lookups_in_flight_ > kMaxLookupsPerSession / 2)
     return;
+  resume_input();
+}
+
+void Session::resume_after_yield() {
+  // A yield is not back-pressure: resume now unless the owed replies or lookups are high
+  // (then on_write or a lookup's completion resumes it).
+  if (!input_paused_ || closing_ || read_closed_) return;
+  if (replies_.owed_bytes() > kHighWaterBytes || lookups_in_flight_ >= kMaxLookupsPerSession)
+    return;
+  resume_input();
+}
+
+void Session::resume_input() {
   input_paused_ = false;
   now_ = wall_clock_now();
+  lines_this_turn_ = 0;
   FeedResult r = splitter_.resume([this](std::string_view line) { return handle_line(line); });
   if (r == FeedResult::ok && !closing_ && !read_closed_) {
     int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read);
@@ -200,6 +218,10 @@ LineAction Session::handle_line(std::string_view line) {
   // Back-pressure, line by line (PROTOCOL.md section 10).
   if (replies_.owed_bytes() > kHighWaterBytes || lookups_in_flight_ >= kMaxLookupsPerSession)
     return LineAction::pause;
+  if (++lines_this_turn_ >= kLinesPerTurn) {
+    w_.resume_next_pass(this);
+    return LineAction::pause;
+  }
   return LineAction::go;
 }
 

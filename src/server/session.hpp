@@ -62,6 +62,13 @@ class Session {
   void after_input(FeedResult r);
   // Parses held input and reads again once the owed replies and lookups are low.
   void maybe_resume();
+  void resume_input();
+
+ public:
+  // Called by the worker one loop pass after this session yielded (see kLinesPerTurn).
+  void resume_after_yield();
+
+ private:
   void reply(std::string_view text);
   void reply_invalid(std::string_view line);
   void maybe_close();
@@ -82,6 +89,7 @@ class Session {
   bool read_closed_ = false;   // EOF, over-long line or drain: no more input
   bool closing_ = false;       // uv_close called
   bool input_paused_ = false;  // back-pressure: input held in the splitter, not reading
+  int lines_this_turn_ = 0;    // lines parsed since the last read or resume
   bool counted_open_ = false;
   std::size_t lookups_in_flight_ = 0;
   std::uint64_t hold_epoch_ = 0;  // replies wait until the links have this flood batch

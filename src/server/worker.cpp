@@ -228,6 +228,14 @@ void Worker::mark_dirty(Session* s) {
   }
 }
 
+void Worker::resume_next_pass(Session* s) {
+  yielded_.push_back(s->id());
+  // Keep the loop from blocking in poll: the resume is due at the end of the next pass.
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&idle_))) {
+    uv_idle_start(&idle_, [](uv_idle_t*) {});
+  }
+}
+
 void Worker::on_idle_sweep(uv_timer_t* h) {
   auto* w = static_cast<Worker*>(h->data);
   const std::uint64_t idle_ms = std::uint64_t{w->ctx_.config->idle_timeout_s} * 1000;
@@ -298,7 +306,14 @@ void Worker::on_check(uv_check_t* h) {
     s->dirty = false;
     s->flush();
   }
-  if (w->dirty_.empty()) uv_idle_stop(&w->idle_);
+  // Sessions that yielded in this pass's reads take their next turn now, after every other
+  // ready connection had its read; one that yields again waits for the next pass.
+  w->yielded_now_.swap(w->yielded_);
+  for (std::uint64_t id : w->yielded_now_) {
+    if (Session* s = w->find_session(id)) s->resume_after_yield();
+  }
+  w->yielded_now_.clear();
+  if (w->dirty_.empty() && w->yielded_.empty()) uv_idle_stop(&w->idle_);
   // A big batch goes at once; smaller ones wait for the 10 ms log timer, so a lightly
   // loaded loop does not wake the log writer thread on every pass.
   if (w->log_batch_.size() >= kLogBatchFlushBytes) w->log_batch_.flush();

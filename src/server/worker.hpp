@@ -81,6 +81,11 @@ class Worker {
   // a session got during this loop pass into one write.
   void mark_dirty(Session* s);
 
+  // s yielded the loop after a turn of lines: resume_after_yield() is called on it at the
+  // end of this loop pass (or of the next, if it yielded during those resumes), after the
+  // other ready connections had their turn.
+  void resume_next_pass(Session* s);
+
   // A record a session stored, to flood to the neighbours. Returns the flood epoch the
   // session's replies must wait for (0: none; see may_write).
   std::uint64_t flood(const RecordRef& rec);
@@ -133,6 +138,7 @@ class Worker {
 
   std::unordered_map<std::uint64_t, Session*> sessions_;
   std::vector<Session*> dirty_;
+  std::vector<std::uint64_t> yielded_, yielded_now_;  // session ids to resume (resume_next_pass)
   // Floods of this loop pass (workers other than 0) and the replies waiting for them.
   std::vector<RecordRef> pending_floods_;
   std::uint64_t flood_epoch_ = 0;    // batches posted to the links
