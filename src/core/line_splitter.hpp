@@ -69,11 +69,6 @@ class LineSplitter {
 
   bool has_partial() const { return !partial_.empty(); }
   bool has_held() const { return held_pos_ < held_.size(); }
-  // Drops held input (the connection stops reading for good).
-  void drop_held() {
-    held_.clear();
-    held_pos_ = 0;
-  }
   // Changes the line limit for lines not yet complete (a link after its handshake).
   void set_max(std::size_t max_line_bytes) { max_ = max_line_bytes; }
 

@@ -141,7 +141,7 @@ void Session::after_input(FeedResult r) {
 }
 
 void Session::maybe_resume() {
-  if (!input_paused_ || closing_ || read_closed_) return;
+  if (!input_paused_ || closing_) return;
   if (replies_.owed_bytes() >= kLowWaterBytes || lookups_in_flight_ > kMaxLookupsPerSession / 2)
     return;
   resume_input();
@@ -150,7 +150,7 @@ void Session::maybe_resume() {
 void Session::resume_after_yield() {
   // A yield is not back-pressure: resume now unless the owed replies or lookups are high
   // (then on_write or a lookup's completion resumes it).
-  if (!input_paused_ || closing_ || read_closed_) return;
+  if (!input_paused_ || closing_) return;
   if (replies_.owed_bytes() > kHighWaterBytes || lookups_in_flight_ >= kMaxLookupsPerSession)
     return;
   resume_input();
@@ -328,15 +328,16 @@ void Session::pause_reading() {
 
 void Session::drain() {
   if (closing_) return;
+  // Nothing more is read; lines already read (held by back-pressure or a yield) are still
+  // answered, within the shutdown grace period.
   pause_reading();
-  input_paused_ = false;
-  splitter_.drop_held();
   read_closed_ = true;
   maybe_close();
 }
 
 void Session::maybe_close() {
-  if (closing_ || !read_closed_ || write_in_flight_ || !replies_.empty() || lookups_in_flight_ != 0)
+  if (closing_ || !read_closed_ || input_paused_ || write_in_flight_ || !replies_.empty() ||
+      lookups_in_flight_ != 0)
     return;
   close_now("done");
 }
