@@ -47,6 +47,7 @@ struct Conn {
   std::string in;
   int pending = 0;  // responses scheduled but not yet written (latency timers)
   bool closing = false;
+  bool closed = false;  // the handle is closed; the last pending timer frees the Conn
 };
 
 struct Reply {
@@ -61,9 +62,12 @@ struct Delayed {
   std::string rest;  // for --slow-body-ms: written after a second delay
 };
 
+// A connection closed with answers still waiting on their timers is freed by the last one.
 void on_closed(uv_handle_t* h) {
   --g_open;
-  delete static_cast<Conn*>(h->data);
+  auto* c = static_cast<Conn*>(h->data);
+  c->closed = true;
+  if (c->pending == 0) delete c;
 }
 
 void close_conn(Conn* c) {
@@ -232,9 +236,11 @@ void send_later(Conn* c, std::string data, int delay_ms, std::string rest = {}) 
         auto* dd = static_cast<Delayed*>(t->data);
         dd->conn->pending--;
         --g_pending;
-        write_raw(dd->conn, std::move(dd->data));
-        if (!dd->rest.empty()) {
-          send_later(dd->conn, std::move(dd->rest), opt.slow_body_ms);
+        if (dd->conn->closed) {
+          if (dd->conn->pending == 0) delete dd->conn;
+        } else {
+          write_raw(dd->conn, std::move(dd->data));
+          if (!dd->rest.empty()) send_later(dd->conn, std::move(dd->rest), opt.slow_body_ms);
         }
         uv_close(reinterpret_cast<uv_handle_t*>(t),
                  [](uv_handle_t* h) { delete static_cast<Delayed*>(h->data); });
