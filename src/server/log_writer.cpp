@@ -71,10 +71,11 @@ void LogWriter::reopen() {
   wake_.notify_one();
 }
 
-void LogWriter::flush() {
+void LogWriter::flush(std::chrono::milliseconds limit) {
   std::unique_lock lock(mu_);
   wake_.notify_one();
-  idle_.wait(lock, [this] { return (queue_.empty() && !writing_) || !thread_.joinable(); });
+  idle_.wait_for(lock, limit,
+                 [this] { return (queue_.empty() && !writing_) || !thread_.joinable(); });
 }
 
 void LogWriter::run() {

@@ -6,6 +6,7 @@
 // counted (dropped_lines) and a warning goes to stderr at most once a minute. Text also
 // waits in memory at most kMaxQueuedBytes; beyond that new text is dropped and counted.
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -32,8 +33,9 @@ class LogWriter {
   void write(std::string_view text);
   // Any thread: reopen the file before the next write (SIGHUP).
   void reopen();
-  // Any thread: returns once everything queued before the call was written (or dropped).
-  void flush();
+  // Any thread: returns once the queue was empty and nothing was being written (or after
+  // `limit`, if other threads keep logging).
+  void flush(std::chrono::milliseconds limit = std::chrono::milliseconds(500));
 
   std::uint64_t dropped_lines() const { return dropped_.load(std::memory_order_relaxed); }
 

@@ -108,6 +108,10 @@ void close_log() {
   writer().reset();  // writes what is queued, then stops its thread
 }
 
+void flush_log() {
+  if (writer()) writer()->flush();
+}
+
 void reopen_log() {
   if (writer()) writer()->reopen();
 }

@@ -20,6 +20,9 @@ bool open_log(const std::string& dir, const std::string& name, std::uint64_t max
 // other thread that logs has stopped.
 void close_log();
 
+// Any thread: returns once what was logged so far is written (or dropped).
+void flush_log();
+
 // Any thread: reopen the log file (SIGHUP, for logrotate).
 void reopen_log();
 

@@ -174,6 +174,10 @@ void Session::resume_input() {
 
 LineAction Session::handle_line(std::string_view line) {
   if (closing_) return LineAction::stop;
+  if (w_.stopping() && w_.grace_over()) {
+    close_now("shutdown grace period over");  // lines read but not yet parsed are dropped
+    return LineAction::stop;
+  }
   ++lines_;
   last_active_ms_ = uv_now(w_.loop());
   w_.log_batch().client_traffic(id_, '<', line);

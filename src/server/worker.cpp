@@ -334,6 +334,7 @@ void Worker::on_lag_timer(uv_timer_t* h) {
 void Worker::begin_stop() {
   if (stopping_) return;
   stopping_ = true;
+  grace_deadline_ns_ = uv_hrtime() + kGraceMs * 1000000;
   uv_timer_stop(&accept_retry_);
   if (!accept_closed_) {
     accept_closed_ = true;

@@ -64,6 +64,9 @@ class Worker {
   unsigned index() const { return index_; }
   PlacesProvider& provider() { return *provider_; }
   bool stopping() const { return stopping_; }
+  // True once the stop's grace period for sessions is over, by the clock (a busy loop
+  // pass does not wait for its timer to fire).
+  bool grace_over() const { return stopping_ && uv_hrtime() >= grace_deadline_ns_; }
 
   // This loop's batch of log lines (flushed at the end of every loop pass).
   LogBatch& log_batch() { return log_batch_; }
@@ -145,6 +148,7 @@ class Worker {
   std::uint64_t acked_epoch_ = 0;    // batches the links have taken
   std::vector<std::uint64_t> held_;  // ids of sessions waiting for an ack
   bool stopping_ = false;
+  std::uint64_t grace_deadline_ns_ = 0;
   int hooks_pending_ = 0;
   bool finished_ = false;
   std::vector<std::function<void(std::function<void()>)>> stop_hooks_;
