@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <limits>
 
 #include "core/fields.hpp"
 
@@ -84,7 +85,9 @@ std::optional<double> parse_radius_km(std::string_view s) {
   if (!d || pos != s.size()) return std::nullopt;
   if (d->integer > 50 || (d->integer == 50 && d->fraction_nonzero)) return std::nullopt;
   if (d->integer == 0 && !d->fraction_nonzero) return std::nullopt;
-  return to_double(d->text);
+  // A radius above zero stays above zero even below what a double holds (0.000...01 with
+  // hundreds of zeros), so no later step sees a zero radius the check refused.
+  return std::max(to_double(d->text), std::numeric_limits<double>::min());
 }
 
 std::optional<int> parse_bound(std::string_view s) {

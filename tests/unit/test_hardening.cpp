@@ -34,6 +34,10 @@ TEST_CASE("radius check counts every integer digit (leading zeros included)") {
   CHECK(parse_radius_km(long_zeros + "7.25").value() == 7.25);
   CHECK_FALSE(parse_radius_km(long_zeros + "70").has_value());
   CHECK(parse_radius_km("49." + std::string(5000, '9')).has_value());
+  // Found by fuzz_numbers: a positive radius below what a double holds read as 0.
+  auto tiny = parse_radius_km("0." + std::string(400, '0') + "1");
+  REQUIRE(tiny.has_value());
+  CHECK(*tiny > 0);
 }
 
 TEST_CASE("huge radius cannot overrun the metre formatting (append_decimal)") {
