@@ -423,7 +423,8 @@ class HandshakeTest(Hostile):
             s.sendall(b"HERD-HELLO Welsh Ball " + b"ab" * 16 + b"\n")
             socks.append(s)
         h.wait_for_log("Ball", "handshakes in progress; closing a new one")
-        self.assertLess(fd_count(pid), 150)
+        # Once every hello was handed over: 64 handshakes and the server's own descriptors.
+        wait_until(lambda: fd_count(pid) < 64 + 40, 10, f"descriptors to settle (now {fd_count(pid)})")
         self.well_behaved(h)
         for s in socks:
             s.close()
