@@ -59,7 +59,6 @@ class ReplyQueue {
   void written(std::size_t n) { owed_ -= n; }
 
   bool has_ready() const { return !ready_.empty(); }
-  std::size_t ready_size() const { return ready_.size(); }
   bool has_pending() const { return !pending_.empty(); }
   bool empty() const { return ready_.empty() && pending_.empty(); }
   // Bytes of every reply that is complete but not yet written: ready, taken and being
