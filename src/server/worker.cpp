@@ -221,8 +221,12 @@ void Worker::mark_dirty(Session* s) {
   if (s->dirty) return;
   s->dirty = true;
   dirty_.push_back(s);
+  keep_polling();
+}
+
+void Worker::keep_polling() {
   // An active idle handle makes the loop poll without blocking, so the check phase
-  // (and the flush) follows promptly even when this was called from a timer.
+  // (flushes, resumes) follows promptly even when work was queued from a timer.
   if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&idle_))) {
     uv_idle_start(&idle_, [](uv_idle_t*) {});
   }
@@ -230,10 +234,7 @@ void Worker::mark_dirty(Session* s) {
 
 void Worker::resume_next_pass(Session* s) {
   yielded_.push_back(s->id());
-  // Keep the loop from blocking in poll: the resume is due at the end of the next pass.
-  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&idle_))) {
-    uv_idle_start(&idle_, [](uv_idle_t*) {});
-  }
+  keep_polling();
 }
 
 void Worker::on_idle_sweep(uv_timer_t* h) {

@@ -9,6 +9,7 @@
 // never spins and established connections keep being served.
 #include <uv.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -104,6 +105,7 @@ class Worker {
   static void on_grace_timeout(uv_timer_t* h);
   static void on_lag_timer(uv_timer_t* h);
   static void on_idle_sweep(uv_timer_t* h);
+  void keep_polling();
   void accept_some();
   void pause_accepting(int err);
   void warn_limited(std::uint64_t& last_ms, const std::string& text);
