@@ -63,7 +63,6 @@ std::optional<CliArgs> parse_cli_args(const std::vector<std::string>& args, std:
   }
   if (out.config.empty()) return fail("--config is required");
   if (check) {
-    if (!out.name.empty()) return fail("--check does not take --name");
     out.mode = CliArgs::Mode::check;
     return out;
   }

@@ -9,13 +9,15 @@ namespace herd {
 struct CliArgs {
   enum class Mode { run, check, help, version, health } mode = Mode::run;
   std::string config;
-  std::string name;
+  std::string name;  // run: the server; check: only this server's TLS files (optional)
   std::string health;  // --health HOST:PORT (an admin listener)
 };
 
 constexpr const char* kUsage =
     "usage: herd --config FILE --name NAME   run one server of the herd\n"
-    "       herd --config FILE --check       validate the config and exit\n"
+    "       herd --config FILE --check [--name NAME]\n"
+    "                                        validate the config (and the TLS files of every\n"
+    "                                        server, or of NAME only) and exit\n"
     "       herd --health HOST:PORT              ask a server's admin listener /healthz\n"
     "       herd --help | --version\n";
 

@@ -89,7 +89,7 @@ HerdConfig build(const toml::table& root, const std::string& path) {
   Checker c(path);
   HerdConfig cfg;
   cfg.path = path;
-  c.only_keys(root, "", {"herd", "places", "server"});
+  c.only_keys(root, "", {"herd", "places", "tls", "server"});
   std::string log_dir = "logs";
   if (const toml::node* h = root.get("herd")) {
     const toml::table* t = h->as_table();
@@ -151,6 +151,19 @@ HerdConfig build(const toml::table& root, const std::string& path) {
       cfg.places.coalesce = **n->as_boolean();
     }
   }
+  auto resolve = [&path](const std::string& file) {
+    return file[0] == '/' ? file : folder_of(path) + "/" + file;
+  };
+  if (const toml::node* n = root.get("tls")) {
+    const toml::table* t = n->as_table();
+    if (!t) c.fail(n->source(), "tls", "must be a table");
+    c.only_keys(*t, "tls.", {"ca"});
+    if (!t->get("ca")) c.fail(t->source(), "tls.ca", "is required (the herd's CA certificate)");
+    std::string ca = c.string_at(*t, "ca", "tls.ca", "");
+    if (ca.empty()) c.fail(t->get("ca")->source(), "tls.ca", "must not be empty");
+    cfg.tls.enabled = true;
+    cfg.tls.ca = resolve(ca);
+  }
   const toml::node* s = root.get("server");
   if (!s)
     c.fail(toml::source_region{{1, 1}, {1, 1}, nullptr}, "server",
@@ -164,7 +177,9 @@ HerdConfig build(const toml::table& root, const std::string& path) {
   for (std::size_t i = 0; i < arr->size(); ++i) {
     const toml::table& t = *arr->get(i)->as_table();
     const std::string prefix = "server[" + std::to_string(i + 1) + "]";
-    c.only_keys(t, prefix + ".", {"name", "host", "port", "neighbors", "admin_host", "admin_port"});
+    c.only_keys(t, prefix + ".",
+                {"name", "host", "port", "neighbors", "admin_host", "admin_port", "tls_cert",
+                 "tls_key", "tls_port"});
     ServerConfig sc;
     if (!t.get("name")) c.fail(t.source(), prefix + ".name", "is required");
     sc.name = c.string_at(t, "name", prefix + ".name", "");
@@ -197,6 +212,26 @@ HerdConfig build(const toml::table& root, const std::string& path) {
       c.fail(t.get("admin_port")->source(), prefix + ".admin_port",
              "another server already uses " + sc.admin_host + " port " +
                  std::to_string(sc.admin_port));
+    }
+    for (auto [key, field] : {std::pair{"tls_cert", &sc.tls_cert}, {"tls_key", &sc.tls_key}}) {
+      const std::string name = prefix + "." + key;
+      *field = c.string_at(t, key, name, "");
+      if (t.get(key) && field->empty()) c.fail(t.get(key)->source(), name, "must not be empty");
+      if (!cfg.tls.enabled && !field->empty())
+        c.fail(t.get(key)->source(), name, "needs a [tls] table naming the herd's CA");
+      if (cfg.tls.enabled && field->empty())
+        c.fail(t.source(), name, "is required when [tls] is present (every link runs over TLS)");
+      if (!field->empty()) *field = resolve(*field);
+    }
+    sc.tls_port =
+        static_cast<std::uint16_t>(c.int_at(t, "tls_port", prefix + ".tls_port", 0, 0, 65535));
+    if (sc.tls_port != 0 && !cfg.tls.enabled) {
+      c.fail(t.get("tls_port")->source(), prefix + ".tls_port",
+             "needs a [tls] table and this server's tls_cert and tls_key");
+    }
+    if (sc.tls_port != 0 && !endpoints.emplace(sc.host, sc.tls_port).second) {
+      c.fail(t.get("tls_port")->source(), prefix + ".tls_port",
+             "another server already uses " + sc.host + " port " + std::to_string(sc.tls_port));
     }
     if (const toml::node* n = t.get("neighbors")) {
       const toml::array* na = n->as_array();

@@ -31,6 +31,16 @@ struct ServerConfig {
   // Admin listener (/healthz, /metrics): off when admin_port is 0 (herd extension).
   std::string admin_host = "127.0.0.1";
   std::uint16_t admin_port = 0;
+  // TLS (PROTOCOL.md section 11): this server's certificate and key (paths resolved
+  // against the config file's folder; required for every server when [tls] is present)
+  // and an optional client port speaking the protocol over TLS (0: none).
+  std::string tls_cert, tls_key;
+  std::uint16_t tls_port = 0;
+};
+
+struct TlsConfig {
+  bool enabled = false;  // [tls] is present: every link runs over mutual TLS
+  std::string ca;        // the herd's CA (PEM), resolved against the config file's folder
 };
 
 struct HerdConfig {
@@ -44,6 +54,7 @@ struct HerdConfig {
   std::uint64_t log_max_bytes = 268435456;  // rotate at this size; 0: never
   std::uint32_t log_keep = 4;               // rotated files kept
   PlacesConfig places;
+  TlsConfig tls;
   std::vector<ServerConfig> servers;
 
   const ServerConfig* find(const std::string& name) const;

@@ -121,13 +121,13 @@ void Links::flood_local(const RecordRef& rec) {
   flood(rec, nullptr);
 }
 
-void Links::post_incoming(int fd, std::string hello_line, std::string peer) {
+void Links::post_incoming(int fd, std::string first, std::string peer, bool tls) {
   std::lock_guard lock(mu_);
   if (phase_ == Phase::stopped) {
     ::close(fd);
     return;
   }
-  incoming_.emplace_back(fd, std::move(hello_line), std::move(peer));
+  incoming_.push_back(Incoming{fd, std::move(first), std::move(peer), tls});
   if (phase_ == Phase::running) uv_async_send(&async_);
 }
 
@@ -141,7 +141,7 @@ void Links::post_wake(std::string wake_line, std::string peer) {
 void Links::on_async(uv_async_t* h) {
   auto* L = static_cast<Links*>(h->data);
   std::vector<FloodBatch> floods;
-  std::vector<std::tuple<int, std::string, std::string>> incoming;
+  std::vector<Incoming> incoming;
   std::vector<std::pair<std::string, std::string>> wakes;
   bool overflowed = false;
   {
@@ -153,7 +153,7 @@ void Links::on_async(uv_async_t* h) {
     overflowed = std::exchange(L->floods_overflowed_, false);
   }
   try {
-    for (auto& [fd, hello, peer] : incoming) L->adopt_incoming(fd, hello, peer);
+    for (auto& in : incoming) L->adopt_incoming(in.fd, in.first, in.peer, in.tls);
     for (auto& [line, peer] : wakes) L->wake(line, peer);
     for (const auto& batch : floods) {
       for (const auto& rec : batch.recs) L->flood(rec, nullptr);
@@ -262,266 +262,19 @@ void Links::on_connect(uv_connect_t* req, int status) {
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
+  // Over TLS the lines below wait (encrypted later) until the handshake is done; even a
+  // wake-up connection reads until then.
+  if (L->ctx_.tls && (!L->start_tls(c, true) || !L->start_reading(c))) return;
   if (c->state == Conn::State::waking) {
     L->send_control(c, "HERD-WAKE " + L->ctx_.self->name + " " + c->peer->name + "\n");
     c->draining = true;  // closes once written
     return;
   }
-  if (!L->start_reading(c)) return;
+  if (!L->ctx_.tls && !L->start_reading(c)) return;
   c->state = Conn::State::hello_sent;
   c->nonce_d = make_nonce();
   L->send_control(
       c, "HERD-HELLO " + L->ctx_.self->name + " " + c->peer->name + " " + c->nonce_d + "\n");
-}
-
-// ---- reading -----------------------------------------------------------------------
-
-bool Links::start_reading(Conn* c) {
-  int rc = uv_read_start(
-      reinterpret_cast<uv_stream_t*>(&c->tcp),
-      [](uv_handle_t* h, std::size_t, uv_buf_t* buf) {
-        auto* cc = static_cast<Conn*>(h->data);
-        buf->base = cc->links->read_buf_.data();
-        buf->len = cc->links->read_buf_.size();
-      },
-      on_read);
-  if (rc != 0) {
-    close_conn(c, std::string("read: ") + uv_strerror(rc));
-    return false;
-  }
-  c->reading = true;
-  return true;
-}
-
-void Links::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-  auto* c = static_cast<Conn*>(s->data);
-  Links* L = c->links;
-  if (nread == 0 || c->closing || c->draining) return;
-  if (nread < 0) {
-    L->close_conn(c, nread == UV_EOF
-                         ? "closed by the neighbour"
-                         : std::string("read: ") + uv_strerror(static_cast<int>(nread)));
-    return;
-  }
-  try {
-    FeedResult r =
-        c->splitter.feed(buf->base, static_cast<std::size_t>(nread), [c, L](std::string_view line) {
-          L->handle_line(c, line);
-          // A refused handshake reads nothing more (PROTOCOL.md section 6).
-          return !c->closing && !c->draining;
-        });
-    if (r == FeedResult::too_long) {
-      L->close_conn(
-          c, c->state == Conn::State::up
-                 ? "line longer than " + std::to_string(L->link_max_line_) + " bytes"
-                 : "handshake line longer than " + std::to_string(kHandshakeMaxLine) + " bytes");
-      return;
-    }
-  } catch (const std::exception& e) {
-    L->close_conn(c, std::string("internal error: ") + e.what());
-    return;
-  }
-  // Yield after a burst (a big catch-up) so the loop's other work is not held up.
-  if (!c->closing && c->lines_this_pass >= kLinesPerPass && c->reading) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
-    c->reading = false;
-    c->paused = true;
-    L->paused_.push_back(c);
-    uv_idle_start(&L->idle_, [](uv_idle_t*) {});
-  }
-}
-
-void Links::handle_line(Conn* c, std::string_view line) {
-  if (c->closing || c->draining) return;
-  ++c->lines_this_pass;
-  if (c->state == Conn::State::up) {
-    if (trim(line).empty()) return;
-    handle_at(c, line);
-    return;
-  }
-  log().info("link {} from {} < {}", c->who(), c->remote, for_log(line));
-  handle_handshake(c, line);
-}
-
-void Links::handle_at(Conn* c, std::string_view line) {
-  log_batch_.link_traffic(c->peer->name, '<', line);
-  std::string_view t = trim(line);
-  Message m = parse_message(t);
-  RecordRef rec = m.kind == MessageKind::at ? RecordRef::from_at_line(t, m) : RecordRef();
-  if (!rec) {
-    log_batch_.line("warning",
-                    "link " + c->peer->name + ": ignoring a line that is not an AT line");
-    return;
-  }
-  if (ctx_.table.offer(rec)) {
-    ctx_.metrics->records_stored.fetch_add(1, std::memory_order_relaxed);
-    flood(rec, c->peer);
-  }
-}
-
-void Links::flood(const RecordRef& rec, const Peer* except) {
-  for (auto& p : peers_) {
-    if (p.get() != except && p->up) enqueue(p->up, rec);
-  }
-}
-
-// ---- writing -----------------------------------------------------------------------
-
-void Links::send_control(Conn* c, std::string line) {
-  log().info("link {} to {} > {}", c->who(), c->remote,
-             for_log(std::string_view(line).substr(0, line.size() - 1)));
-  c->control += line;
-  want_write(c);
-}
-
-void Links::enqueue(Conn* c, const RecordRef& rec) {
-  if (c->closing || c->state != Conn::State::up) return;
-  const std::size_t n = rec->line_nl().size();
-  if (c->queued_bytes + n > kQueueCapBytes) {
-    close_conn(c, "output queue over 16 MiB (the neighbour is too slow); catch-up will repair it");
-    return;
-  }
-  c->floods.push_back(rec);
-  c->queued_bytes += n;
-  want_write(c);
-}
-
-void Links::want_write(Conn* c) {
-  if (c->dirty || c->closing) return;
-  c->dirty = true;
-  dirty_.push_back(c);
-  uv_idle_start(&idle_, [](uv_idle_t*) {});
-}
-
-void Links::flush_writes() {
-  std::vector<Conn*> dirty;
-  dirty.swap(dirty_);
-  for (Conn* c : dirty) {
-    c->dirty = false;
-    if (!c->closing) kick(c);
-  }
-}
-
-void Links::on_check(uv_check_t* h) {
-  auto* L = static_cast<Links*>(h->data);
-  L->flush_writes();
-  std::vector<Conn*> paused;
-  paused.swap(L->paused_);
-  for (Conn* c : paused) {
-    c->paused = false;
-    c->lines_this_pass = 0;
-    if (!c->closing && !c->reading && !c->draining) L->start_reading(c);
-  }
-  for (Conn* c : L->conns_) c->lines_this_pass = 0;
-  if (L->dirty_.empty() && L->paused_.empty()) uv_idle_stop(&L->idle_);
-  L->log_batch_.flush();
-}
-
-void Links::start_catchup(Conn* c) {
-  log().info("link {}: catch-up of {} records starts", c->peer->name, ctx_.table.size());
-  c->catching_up = true;
-  c->catchup_draining = false;
-  c->next_stripe = 0;
-  c->cursor = {};
-  c->catchup_records = 0;
-  c->catchup_start_ms = uv_now(loop_);
-  want_write(c);
-}
-
-void Links::refill_catchup(Conn* c) {
-  std::vector<RecordRef> recs;
-  while (c->catching_up && c->queued_bytes < kCatchupLowWater) {
-    if (c->next_stripe == ClientTable::kStripes) {
-      c->catching_up = false;
-      c->catchup_draining = true;
-      log().info("link {}: catch-up queued all {} records in {} ms", c->peer->name,
-                 c->catchup_records, uv_now(loop_) - c->catchup_start_ms);
-      break;
-    }
-    recs.clear();
-    if (ctx_.table.snapshot_stripe(c->next_stripe, c->cursor, kCatchupChunk, recs)) {
-      ++c->next_stripe;
-      c->cursor = {};
-    }
-    for (auto& r : recs) {
-      c->queued_bytes += r->line_nl().size();
-      c->catchup.push_back(std::move(r));
-    }
-    c->catchup_records += recs.size();
-  }
-}
-
-void Links::kick(Conn* c) {
-  if (c->closing) return;
-  if (c->state == Conn::State::up && c->catching_up) refill_catchup(c);
-  if (c->control.empty() && c->floods.empty() && c->catchup.empty()) {
-    if (c->writes_in_flight != 0) return;
-    if (c->catchup_draining && c->state == Conn::State::up) {
-      c->catchup_draining = false;
-      log().info("link {}: catch-up sent {} records in {} ms", c->peer->name, c->catchup_records,
-                 uv_now(loop_) - c->catchup_start_ms);
-    }
-    if (c->draining) {
-      close_conn(c, c->state == Conn::State::waking ? "wake-up sent"
-                    : releasing_                    ? "server stopping"
-                                                    : "handshake refused");
-    }
-    return;
-  }
-  // Catch-up streams one write at a time; new records and handshake lines go at once.
-  if (c->writes_in_flight != 0 && c->control.empty() && c->floods.empty()) return;
-  auto* w = new LinkWrite;
-  w->conn = c;
-  w->control.swap(c->control);
-  c->iov.clear();
-  if (!w->control.empty()) {
-    c->iov.push_back(uv_buf_init(w->control.data(), static_cast<unsigned>(w->control.size())));
-  }
-  // New records first: a client asking a neighbour right after its reply should find its
-  // record there even while a big catch-up is streaming.
-  for (auto* q : {&c->floods, &c->catchup}) {
-    if (q == &c->catchup && c->writes_in_flight != 0) break;
-    while (!q->empty() && c->iov.size() < kMaxIov) {
-      RecordRef r = std::move(q->front());
-      q->pop_front();
-      std::string_view text = r->line_nl();
-      log_batch_.link_traffic(c->who(), '>', r->line());
-      c->iov.push_back(
-          uv_buf_init(const_cast<char*>(text.data()), static_cast<unsigned>(text.size())));
-      w->rec_bytes += text.size();
-      w->recs.push_back(std::move(r));
-    }
-  }
-  w->req.data = w;
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), c->iov.data(),
-                    static_cast<unsigned>(c->iov.size()), on_write);
-  if (rc != 0) {
-    c->queued_bytes -= w->rec_bytes;
-    delete w;
-    close_conn(c, std::string("write: ") + uv_strerror(rc));
-    return;
-  }
-  ++c->writes_in_flight;
-  // More floods than one write takes: another pass.
-  if (!c->floods.empty()) want_write(c);
-}
-
-void Links::on_write(uv_write_t* req, int status) {
-  auto* w = static_cast<LinkWrite*>(req->data);
-  Conn* c = w->conn;
-  Links* L = c->links;
-  --c->writes_in_flight;
-  c->queued_bytes -= w->rec_bytes;
-  delete w;
-  if (c->closing) {
-    L->maybe_done();
-    return;
-  }
-  if (status != 0) {
-    L->close_conn(c, std::string("write: ") + uv_strerror(status));
-    return;
-  }
-  L->kick(c);
 }
 
 // ---- closing -----------------------------------------------------------------------
@@ -574,7 +327,7 @@ void Links::stop(std::function<void()> done) {
   stopping_ = true;
   {
     std::lock_guard lock(mu_);
-    for (auto& [fd, hello, peer] : incoming_) ::close(fd);
+    for (auto& in : incoming_) ::close(in.fd);
     incoming_.clear();
     wakes_.clear();
   }

@@ -46,8 +46,9 @@ class Links {
   void flush_writes();
 
   // Any thread: adopt an accepted socket (fd, a duplicate owned from now on by the link
-  // layer) whose first line was hello_line.
-  void post_incoming(int fd, std::string hello_line, std::string peer);
+  // layer). Plaintext: `first` is its first line, a hello. TLS: `first` is every byte read
+  // so far, starting with a TLS handshake record (PROTOCOL.md section 11).
+  void post_incoming(int fd, std::string first, std::string peer, bool tls);
 
   // Any thread: a neighbour says it started and we should dial it now (HERD-WAKE).
   void post_wake(std::string wake_line, std::string peer);
@@ -99,12 +100,14 @@ class Links {
   void send_wakes();
   void wake(std::string_view line, const std::string& peer);
   // The handshake (links_handshake.cpp).
-  void adopt_incoming(int fd, const std::string& hello, const std::string& peer);
+  void adopt_incoming(int fd, const std::string& first, const std::string& peer, bool tls);
+  bool start_tls(Conn* c, bool dialler);
   void handle_handshake(Conn* c, std::string_view line);
   void deny(Conn* c, const std::string& why);
   void link_up(Conn* c);
   // Reading and writing (links.cpp).
   bool start_reading(Conn* c);
+  void receive(Conn* c, const char* data, std::size_t len);
   void handle_line(Conn* c, std::string_view line);
   void handle_at(Conn* c, std::string_view line);
   void close_conn(Conn* c, const std::string& reason);
@@ -131,6 +134,7 @@ class Links {
   std::vector<Conn*> paused_;  // up links whose reading yielded for this loop pass
   std::vector<Conn*> dirty_;   // links with output to write at the end of the pass
   std::vector<char> read_buf_;
+  std::string tls_plain_;  // a TLS read's plaintext, parsed before the next read
   std::size_t link_max_line_;  // longest AT line a valid IAMAT can produce, plus margin
   LogBatch log_batch_;         // AT lines sent and received, flushed at the end of each loop pass
   std::uint64_t refused_logged_ms_ = 0;  // rate limit of "too many handshakes" warnings
@@ -141,7 +145,12 @@ class Links {
   std::vector<FloodBatch> floods_in_;
   std::size_t floods_in_bytes_ = 0;
   bool floods_overflowed_ = false;  // records were dropped: every link needs a catch-up
-  std::vector<std::tuple<int, std::string, std::string>> incoming_;
+  struct Incoming {
+    int fd;
+    std::string first, peer;
+    bool tls;
+  };
+  std::vector<Incoming> incoming_;
   std::vector<std::pair<std::string, std::string>> wakes_;
   enum class Phase { not_started, running, stopped } phase_ = Phase::not_started;
 

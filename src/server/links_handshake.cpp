@@ -3,15 +3,17 @@
 #include <unistd.h>
 
 #include "core/link_handshake.hpp"
+#include "core/tls_channel.hpp"
 #include "server/links.hpp"
 #include "server/links_internal.hpp"
 #include "server/logging.hpp"
+#include "server/tls_context.hpp"
 
 namespace herd {
 
 using namespace link_limits;
 
-void Links::adopt_incoming(int fd, const std::string& hello, const std::string& peer) {
+void Links::adopt_incoming(int fd, const std::string& first, const std::string& peer, bool tls) {
   if (stopping_) {
     ::close(fd);
     return;
@@ -47,8 +49,29 @@ void Links::adopt_incoming(int fd, const std::string& hello, const std::string& 
     close_conn(c, std::string("uv_tcp_open: ") + uv_strerror(rc));
     return;
   }
+  if (tls && !start_tls(c, false)) return;
   if (!start_reading(c)) return;
-  handle_line(c, hello);
+  if (tls) {
+    receive(c, first.data(), first.size());
+  } else {
+    handle_line(c, first);
+  }
+}
+
+bool Links::start_tls(Conn* c, bool dialler) {
+  auto contexts = ctx_.tls->get();
+  // A dialler checks during the handshake that the certificate names the neighbour it
+  // dialled; an acceptor learns the name from the hello (handle_handshake).
+  c->tls = std::make_unique<TlsChannel>(
+      contexts->link, dialler ? TlsChannel::Role::client : TlsChannel::Role::server,
+      dialler ? std::string_view(c->peer->name) : std::string_view());
+  if (!c->tls->valid() || c->tls->start() == TlsChannel::Status::failed) {
+    log().error("link {} ({}): {}", c->who(), c->remote, c->tls->error());
+    close_conn(c, "TLS error: " + c->tls->error());
+    return false;
+  }
+  if (c->tls->has_output()) want_write(c);
+  return true;
 }
 
 void Links::deny(Conn* c, const std::string& why) {
@@ -68,9 +91,27 @@ void Links::handle_handshake(Conn* c, std::string_view line) {
   LinkLine l = parse_link_line(line);
   switch (c->state) {
     case Conn::State::awaiting_hello: {
+      if (c->tls && l.kind == LinkLineKind::wake) {
+        // Over TLS a wake-up comes to the link layer (a plaintext one is refused by the
+        // session); the certificate must name the server that says it started.
+        if (!c->tls->peer_names(l.a)) {
+          log().warn("links: ignoring a wake-up from {}: its certificate ({}) does not name {}",
+                     c->remote, c->tls->peer_subject(), for_log(l.a));
+        } else {
+          wake(line, c->remote);
+        }
+        c->draining = true;
+        c->drain_reason = "wake-up received";
+        want_write(c);  // closes once nothing is in flight
+        return;
+      }
       if (l.kind != LinkLineKind::hello) return deny(c, "expected HERD-HELLO");
       Peer* p = find_peer(l.a);
       if (!p) return deny(c, std::string(for_log(l.a)) + " is not a neighbour of " + self);
+      if (c->tls && !c->tls->peer_names(p->name)) {
+        return deny(c, "the TLS certificate (" + c->tls->peer_subject() + ") does not name " +
+                           p->name);
+      }
       if (l.b != self) return deny(c, "this server is " + self + ", not " + for_log(l.b));
       if (!valid_nonce(l.c)) return deny(c, "bad nonce");
       c->peer = p;

@@ -5,12 +5,14 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/client_table.hpp"
 #include "core/line_splitter.hpp"
 #include "core/record.hpp"
+#include "core/tls_channel.hpp"
 #include "server/links.hpp"
 
 namespace herd {
@@ -50,6 +52,7 @@ struct LinkWrite {
   std::string control;
   std::vector<RecordRef> recs;
   std::size_t rec_bytes = 0;
+  std::string cipher;  // over TLS: the encrypted bytes (control and recs are then empty)
 };
 
 struct Links::Conn {
@@ -60,6 +63,7 @@ struct Links::Conn {
   uv_tcp_t tcp{};
   uv_connect_t connect_req{};
   LineSplitter splitter{link_limits::kHandshakeMaxLine};
+  std::unique_ptr<TlsChannel> tls;  // when the herd has [tls]: every byte goes through it
   State state = State::connecting;
   bool dialled = false;
   std::string remote;
@@ -84,6 +88,7 @@ struct Links::Conn {
   bool paused = false;
   int lines_this_pass = 0;
   bool draining = false;  // closes once its output is written; reads nothing more
+  const char* drain_reason = nullptr;  // logged at that close, if set
   bool closing = false;
 
   const char* who() const { return peer ? peer->name.c_str() : "?"; }

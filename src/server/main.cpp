@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -16,6 +17,7 @@
 #include "herd_build_config.hpp"
 #include "server/listener.hpp"
 #include "server/server.hpp"
+#include "server/tls_context.hpp"
 
 namespace herd {
 
@@ -84,7 +86,28 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (cli->mode == herd::CliArgs::Mode::check) {
-    std::printf("%s: OK (%zu servers)\n", cli->config.c_str(), cfg->servers.size());
+    if (!cli->name.empty() && !cfg->find(cli->name)) {
+      std::fprintf(stderr, "herd: %s: no [[server]] named \"%s\"\n", cli->config.c_str(),
+                   cli->name.c_str());
+      return 1;
+    }
+    // With [tls], each server's files (or only NAME's: a host holds its own key only).
+    std::vector<std::string> problems;
+    for (const auto& s : cfg->servers) {
+      if (!cli->name.empty() && s.name != cli->name) continue;
+      for (auto& p : herd::check_tls_files(*cfg, s)) {
+        if (std::find(problems.begin(), problems.end(), p) != problems.end()) continue;
+        std::fprintf(stderr, "herd: %s\n", p.c_str());
+        problems.push_back(std::move(p));
+      }
+    }
+    if (!problems.empty()) {
+      std::fprintf(stderr, "herd: %s: %zu TLS problem%s\n", cli->config.c_str(), problems.size(),
+                   problems.size() == 1 ? "" : "s");
+      return 1;
+    }
+    std::printf("%s: OK (%zu servers%s)\n", cli->config.c_str(), cfg->servers.size(),
+                cfg->tls.enabled ? ", TLS files valid" : "");
     return 0;
   }
   const herd::ServerConfig* self = cfg->find(cli->name);

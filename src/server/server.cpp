@@ -19,6 +19,7 @@
 #include "server/listener.hpp"
 #include "server/logging.hpp"
 #include "server/offline_provider.hpp"
+#include "server/tls_context.hpp"
 #include "server/worker.hpp"
 
 namespace herd {
@@ -126,6 +127,19 @@ int run_server(const HerdConfig& cfg, const ServerConfig& self) {
 
   if (!port_is_free(self.host, self.port, &error))
     return fail(error + " (is another server running there?)");
+  if (self.tls_port != 0 && !port_is_free(self.host, self.tls_port, &error))
+    return fail(error + " (tls_port; is another server running there?)");
+
+  // TLS (PROTOCOL.md section 11): the contexts are loaded here and on SIGHUP, never on a loop.
+  TlsHolder tls;
+  if (cfg.tls.enabled) {
+    auto contexts = load_tls(cfg, self, &error);
+    if (!contexts) return fail("TLS: " + error);
+    log().info("TLS: links use mutual TLS 1.3; {}{}", contexts->summary,
+               self.tls_port ? "; client TLS port " + std::to_string(self.tls_port) : "");
+    tls.set(std::move(contexts));
+    ctx.tls = &tls;
+  }
 
   // Links live on worker 0's loop; they exist before any worker can accept a hello.
   std::unique_ptr<Links> links;
@@ -141,18 +155,30 @@ int run_server(const HerdConfig& cfg, const ServerConfig& self) {
   }
   // Every worker's socket joins the SO_REUSEPORT group before any accepts, so connections
   // are spread over all workers from the first one on.
-  std::vector<int> listen_fds;
+  std::vector<int> listen_fds, tls_fds;
+  auto close_all = [&] {
+    for (int f : listen_fds) close(f);
+    for (int f : tls_fds) close(f);
+  };
   for (unsigned i = 0; i < workers; ++i) {
     int fd = open_listen_socket(self.host, self.port, true, &error);
     if (fd < 0) {
-      for (int f : listen_fds) close(f);
+      close_all();
       return fail(error);
     }
     listen_fds.push_back(fd);
+    if (self.tls_port == 0) continue;
+    fd = open_listen_socket(self.host, self.tls_port, true, &error);
+    if (fd < 0) {
+      close_all();
+      return fail("tls_port: " + error);
+    }
+    tls_fds.push_back(fd);
   }
   std::vector<std::unique_ptr<Worker>> pool;
   for (unsigned i = 0; i < workers; ++i) {
     const int fd = listen_fds[i];
+    const int tls_fd = self.tls_port ? tls_fds[i] : -1;
     auto w = std::make_unique<Worker>(ctx, i);
     Links* l = i == 0 ? links.get() : nullptr;
     // At the signal the links stop dialling and handshaking; they flush and close only
@@ -160,7 +186,7 @@ int run_server(const HerdConfig& cfg, const ServerConfig& self) {
     if (l) w->add_stop_hook([l](std::function<void()> done) { l->stop(std::move(done)); });
     Admin* a = i == 0 ? admin.get() : nullptr;
     if (a) w->add_stop_hook([a](std::function<void()> done) { a->stop(std::move(done)); });
-    if (!w->start(fd, make_provider, &error)) return fail(error);
+    if (!w->start(fd, tls_fd, make_provider, &error)) return fail(error);
     if (a) {
       w->post([a, loop = w->loop()] {
         std::string why;
@@ -175,14 +201,25 @@ int run_server(const HerdConfig& cfg, const ServerConfig& self) {
     }
     pool.push_back(std::move(w));
   }
-  log().info("server {} listening on {} port {}", self.name, self.host, self.port);
+  log().info("server {} listening on {} port {}{}", self.name, self.host, self.port,
+             self.tls_port ? " and TLS port " + std::to_string(self.tls_port) : "");
 
   int sig = 0;
   for (;;) {
     sigwait(&signals, &sig);
     if (sig != SIGHUP) break;
-    log().info("SIGHUP received: reopening the log file");
+    log().info("SIGHUP received: reopening the log file{}",
+               cfg.tls.enabled ? " and reloading the TLS files" : "");
     reopen_log();
+    if (cfg.tls.enabled) {
+      // New connections use the new files; established ones keep theirs.
+      if (auto contexts = load_tls(cfg, self, &error)) {
+        log().info("TLS reloaded: {}", contexts->summary);
+        tls.set(std::move(contexts));
+      } else {
+        log().error("TLS reload failed, keeping the files loaded before: {}", error);
+      }
+    }
   }
   const auto t0 = std::chrono::steady_clock::now();
   log().info("signal {} received: stopping (everything closes within 5 s)",

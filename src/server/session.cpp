@@ -7,6 +7,7 @@
 #include "core/message.hpp"
 #include "core/places_json.hpp"
 #include "core/record.hpp"
+#include "core/tls_channel.hpp"
 #include "server/links.hpp"
 #include "server/links_entry.hpp"
 #include "server/logging.hpp"
@@ -24,6 +25,8 @@ constexpr std::size_t kKeepCapacityBytes = 256 * 1024;
 constexpr int kLinesPerTurn = 128;
 // Reading pauses while this many WHATSAT lookups of the connection are outstanding.
 constexpr std::size_t kMaxLookupsPerSession = 64;
+// A TLS client that has not finished its handshake by then is closed.
+constexpr std::uint64_t kTlsHandshakeTimeoutMs = 10000;
 
 Timestamp wall_clock_now() {
   timespec ts{};
@@ -56,23 +59,32 @@ Session::Session(Worker& w)
       id_(w.ctx().next_connection_id.fetch_add(1)),
       splitter_(w.ctx().config->max_line_bytes) {}
 
-Session* Session::create(Worker& w) {
+Session* Session::create(Worker& w, SSL_CTX* tls_ctx) {
   auto* s = new Session(w);
   uv_tcp_init(w.loop(), &s->tcp_);  // cannot fail for an AF_UNSPEC handle on a live loop
   s->tcp_.data = s;
+  if (tls_ctx) s->tls_ = std::make_unique<TlsChannel>(tls_ctx, TlsChannel::Role::server);
   w.add_session(s);
   return s;
 }
 
+Session::~Session() = default;
+
 void Session::start() {
   peer_ = peer_name(&tcp_);
-  last_active_ms_ = uv_now(w_.loop());
+  last_active_ms_ = opened_ms_ = uv_now(w_.loop());
   uv_tcp_nodelay(&tcp_, 1);
   w_.log_batch().line("info", "client " + std::to_string(id_) + " open from " + peer_ +
-                                  " on worker " + std::to_string(w_.index()));
+                                  " on worker " + std::to_string(w_.index()) +
+                                  (tls_ ? " (TLS port)" : ""));
   w_.ctx().metrics->connections_opened.fetch_add(1, std::memory_order_relaxed);
   w_.ctx().metrics->connections_open.fetch_add(1, std::memory_order_relaxed);
   counted_open_ = true;
+  if (tls_ && !tls_->valid()) {
+    log().error("client {}: {}", id_, tls_->error());
+    close_now("TLS error");
+    return;
+  }
   int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read);
   if (rc != 0) {
     close_now(uv_strerror(rc));
@@ -93,25 +105,11 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   if (nread == 0 || s->closing_) return;
   try {
     if (nread > 0) {
-      s->now_ = wall_clock_now();
-      s->lines_this_turn_ = 0;
-      s->after_input(
-          s->splitter_.feed(buf->base, static_cast<std::size_t>(nread),
-                            [s](std::string_view line) { return s->handle_line(line); }));
+      s->receive(buf->base, static_cast<std::size_t>(nread));
       return;
     }
     if (nread == UV_EOF) {
-      s->now_ = wall_clock_now();
-      s->pause_reading();
-      s->read_closed_ = true;
-      if (!s->splitter_.finish([s](std::string_view line) { return s->handle_line(line); })) {
-        s->w_.log_batch().line("warning",
-                               "client " + std::to_string(s->id_) + ": final line longer than " +
-                                   std::to_string(s->w_.ctx().config->max_line_bytes) + " bytes");
-      }
-      s->w_.log_batch().line("info", "client " + std::to_string(s->id_) + ": end of input after " +
-                                         std::to_string(s->lines_) + " lines");
-      s->after_input(FeedResult::ok);
+      s->end_of_input();
       return;
     }
     s->close_now(uv_strerror(static_cast<int>(nread)));
@@ -119,6 +117,66 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     log().error("client {}: {}", s->id_, e.what());
     s->close_now("internal error");
   }
+}
+
+void Session::receive(const char* data, std::size_t len) {
+  now_ = wall_clock_now();
+  lines_this_turn_ = 0;
+  auto on_line = [this](std::string_view line) { return handle_line(line); };
+  if (!seen_input_) {
+    seen_input_ = true;
+    // On the client port of a TLS herd, a connection that opens with a TLS handshake
+    // record is a neighbour's link (PROTOCOL.md section 11).
+    ServerContext& ctx = w_.ctx();
+    if (!tls_ && ctx.tls && opens_tls_record(data[0]) &&
+        hand_over_tls_to_links(ctx, &tcp_, std::string_view(data, len), peer_)) {
+      close_now("TLS link handed over to the link layer");
+      return;
+    }
+  }
+  if (!tls_) {
+    after_input(splitter_.feed(data, len, on_line));
+    return;
+  }
+  std::string& plain = w_.tls_plain_buffer();
+  plain.clear();
+  const bool was_established = tls_->established();
+  const TlsChannel::Status st = tls_->feed(data, len, plain);
+  if (tls_->has_output()) w_.mark_dirty(this);
+  if (st == TlsChannel::Status::failed) {
+    w_.log_batch().line("warning", "client " + std::to_string(id_) + " (" + peer_ + "): TLS " +
+                                       (was_established ? "error" : "handshake failed") + ": " +
+                                       tls_->error());
+    close_now("TLS error");
+    return;
+  }
+  if (!was_established && tls_->established()) {
+    w_.log_batch().line("info", "client " + std::to_string(id_) + ": TLS established (" +
+                                    tls_->description() + ")");
+  }
+  if (!plain.empty()) after_input(splitter_.feed(plain.data(), plain.size(), on_line));
+  if (st == TlsChannel::Status::closed && !closing_ && !read_closed_) {
+    // close_notify is the end of input, after the lines held by back-pressure if any.
+    if (input_paused_) {
+      tls_eof_pending_ = true;
+    } else {
+      end_of_input();
+    }
+  }
+}
+
+void Session::end_of_input() {
+  now_ = wall_clock_now();
+  pause_reading();
+  read_closed_ = true;
+  if (!splitter_.finish([this](std::string_view line) { return handle_line(line); })) {
+    w_.log_batch().line("warning", "client " + std::to_string(id_) + ": final line longer than " +
+                                       std::to_string(w_.ctx().config->max_line_bytes) +
+                                       " bytes");
+  }
+  w_.log_batch().line("info", "client " + std::to_string(id_) + ": end of input after " +
+                                  std::to_string(lines_) + " lines");
+  after_input(FeedResult::ok);
 }
 
 void Session::after_input(FeedResult r) {
@@ -161,6 +219,11 @@ void Session::resume_input() {
   now_ = wall_clock_now();
   lines_this_turn_ = 0;
   FeedResult r = splitter_.resume([this](std::string_view line) { return handle_line(line); });
+  if (r == FeedResult::ok && !closing_ && !read_closed_ && tls_eof_pending_) {
+    tls_eof_pending_ = false;
+    end_of_input();
+    return;
+  }
   if (r == FeedResult::ok && !closing_ && !read_closed_) {
     int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read);
     if (rc != 0) {
@@ -203,7 +266,16 @@ LineAction Session::handle_line(std::string_view line) {
       break;
     case MessageKind::at:
     case MessageKind::invalid:
-      if (lines_ == 1 && ctx.links) {
+      if (lines_ == 1 && ctx.tls && !tls_ && (is_link_hello(line) || is_link_wake(line))) {
+        // Links of a TLS herd run over TLS only (PROTOCOL.md section 11).
+        w_.log_batch().line("warning", "client " + std::to_string(id_) + " (" + peer_ +
+                                           "): plaintext link handshake refused (this herd's "
+                                           "links use TLS): " +
+                                           std::string(for_log(line.substr(0, 200))));
+        close_now("plaintext link handshake refused");
+        return LineAction::stop;
+      }
+      if (lines_ == 1 && ctx.links && !tls_) {
         if (is_link_hello(line) && hand_over_to_links(ctx, &tcp_, line, peer_)) {
           // The link layer now owns the socket (a duplicate of it); this session ends.
           close_now("handed over to the link layer");
@@ -283,7 +355,12 @@ void Session::reply_invalid(std::string_view line) {
 }
 
 void Session::flush() {
-  if (closing_ || write_in_flight_ || !replies_.has_ready()) return;
+  if (closing_ || write_in_flight_) return;
+  if (tls_) {
+    flush_tls();
+    return;
+  }
+  if (!replies_.has_ready()) return;
   if (!w_.may_write(this, hold_epoch_)) return;  // the flood goes first (PROTOCOL.md 6)
   replies_.take_ready(writing_);
   uv_buf_t buf = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
@@ -296,10 +373,40 @@ void Session::flush() {
   write_in_flight_ = true;
 }
 
+void Session::flush_tls() {
+  // Handshake messages and alerts go whenever there are some; replies once established
+  // and their floods are out, encrypted into one buffer.
+  plain_in_flight_ = 0;
+  if (tls_->established() && replies_.has_ready() && w_.may_write(this, hold_epoch_)) {
+    replies_.take_ready(tls_plain_out_);
+    if (tls_->write(tls_plain_out_) == TlsChannel::Status::failed) {
+      w_.log_batch().line("warning",
+                          "client " + std::to_string(id_) + ": TLS error: " + tls_->error());
+      close_now("TLS error");
+      return;
+    }
+    plain_in_flight_ = tls_plain_out_.size();
+    tls_plain_out_.clear();
+    if (tls_plain_out_.capacity() > kKeepCapacityBytes) std::string().swap(tls_plain_out_);
+  }
+  if (!tls_->has_output()) return;
+  writing_.clear();
+  tls_->take_output(writing_);
+  uv_buf_t buf = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
+  write_req_.data = this;
+  int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, on_write);
+  if (rc != 0) {
+    replies_.written(plain_in_flight_);
+    close_now(uv_strerror(rc));
+    return;
+  }
+  write_in_flight_ = true;
+}
+
 void Session::on_write(uv_write_t* req, int status) {
   auto* s = static_cast<Session*>(req->data);
   s->write_in_flight_ = false;
-  s->replies_.written(s->writing_.size());
+  s->replies_.written(s->tls_ ? s->plain_in_flight_ : s->writing_.size());
   s->writing_.clear();
   // A burst's buffer is not kept for the connection's lifetime.
   if (s->writing_.capacity() > kKeepCapacityBytes) std::string().swap(s->writing_);
@@ -311,11 +418,15 @@ void Session::on_write(uv_write_t* req, int status) {
   s->last_active_ms_ = uv_now(s->w_.loop());
   s->maybe_resume();
   if (s->closing_) return;
-  if (s->replies_.has_ready()) {
+  if (s->replies_.has_ready() || (s->tls_ && s->tls_->has_output())) {
     s->flush();
   } else {
     s->maybe_close();
   }
+}
+
+bool Session::tls_handshake_overdue(std::uint64_t now_ms) const {
+  return tls_ && !tls_->established() && now_ms >= opened_ms_ + kTlsHandshakeTimeoutMs;
 }
 
 std::uint64_t Session::idle_since(std::uint64_t now_ms) const {
@@ -343,6 +454,13 @@ void Session::maybe_close() {
   if (closing_ || !read_closed_ || input_paused_ || write_in_flight_ || !replies_.empty() ||
       lookups_in_flight_ != 0)
     return;
+  if (tls_ && tls_->established() && !tls_shut_) {
+    // Every reply is written: close_notify goes last, then the connection closes.
+    tls_shut_ = true;
+    tls_->shutdown();
+    flush();
+    if (write_in_flight_ || closing_) return;
+  }
   close_now("done");
 }
 

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -14,16 +15,22 @@
 #include "core/reply_queue.hpp"
 #include "core/timestamp.hpp"
 
+typedef struct ssl_ctx_st SSL_CTX;
+
 namespace herd {
 
 class Worker;
+class TlsChannel;
 struct Message;
 
 class Session {
  public:
   // Allocates a session whose handle is initialised on w's loop. The caller accepts a
-  // connection into handle() and calls start(), or calls close_now() on failure.
-  static Session* create(Worker& w);
+  // connection into handle() and calls start(), or calls close_now() on failure. With
+  // tls_ctx the connection speaks TLS (the client TLS port, PROTOCOL.md section 11):
+  // everything below is the same, on the decrypted stream.
+  static Session* create(Worker& w, SSL_CTX* tls_ctx = nullptr);
+  ~Session();
 
   uv_tcp_t* handle() { return &tcp_; }
   std::uint64_t id() const { return id_; }
@@ -44,6 +51,9 @@ class Session {
   // is outstanding (the wait is the server's, not the client's).
   std::uint64_t idle_since(std::uint64_t now_ms) const;
 
+  // A TLS session whose handshake has not finished within the time-out.
+  bool tls_handshake_overdue(std::uint64_t now_ms) const;
+
   bool dirty = false;  // in the worker's dirty list (managed by Worker)
   bool held = false;   // in the worker's list of replies waiting for a flood (Worker)
 
@@ -53,6 +63,10 @@ class Session {
   static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void on_write(uv_write_t* req, int status);
   static void on_close(uv_handle_t* h);
+
+  void receive(const char* data, std::size_t len);
+  void end_of_input();
+  void flush_tls();
 
   // Handles one complete line; says whether to go on, pause (back-pressure) or stop
   // (the connection was handed to the link layer).
@@ -80,7 +94,13 @@ class Session {
   std::uint64_t id_;
   LineSplitter splitter_;
   ReplyQueue replies_;
-  std::string writing_;  // bytes of the write in flight
+  std::string writing_;  // bytes of the write in flight (over TLS: ciphertext)
+  std::unique_ptr<TlsChannel> tls_;
+  std::string tls_plain_out_;       // replies being encrypted
+  std::size_t plain_in_flight_ = 0;  // reply bytes the write in flight carries
+  bool tls_shut_ = false;            // close_notify queued
+  bool tls_eof_pending_ = false;     // close_notify arrived while input was held
+  bool seen_input_ = false;
   std::string peer_;
   Timestamp now_;  // wall-clock time of the read being parsed
   std::uint64_t lines_ = 0;
@@ -94,6 +114,7 @@ class Session {
   std::size_t lookups_in_flight_ = 0;
   std::uint64_t hold_epoch_ = 0;  // replies wait until the links have this flood batch
   std::uint64_t last_active_ms_ = 0;
+  std::uint64_t opened_ms_ = 0;
 };
 
 }  // namespace herd

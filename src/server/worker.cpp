@@ -10,6 +10,7 @@
 #include "server/links.hpp"
 #include "server/logging.hpp"
 #include "server/session.hpp"
+#include "server/tls_context.hpp"
 
 namespace herd {
 namespace {
@@ -31,25 +32,40 @@ Worker::~Worker() {
   join();
 }
 
-bool Worker::start(int listen_fd, const ProviderFactory& make_provider, std::string* error) {
+bool Worker::open_listener(Listener& l, int fd, bool tls, std::string* error) {
+  l.worker = this;
+  l.fd = fd;
+  l.tls = tls;
+  l.poll.data = &l;
+  int rc = uv_poll_init_socket(&loop_, &l.poll, fd);
+  if (rc == 0) {
+    l.closed = false;
+    rc = uv_poll_start(&l.poll, UV_READABLE, on_accept_ready);
+  }
+  if (rc != 0) *error = std::string("listener: ") + uv_strerror(rc);
+  return rc == 0;
+}
+
+bool Worker::start(int listen_fd, int tls_listen_fd, const ProviderFactory& make_provider,
+                   std::string* error) {
   int rc = uv_loop_init(&loop_);
   if (rc != 0) {
     *error = std::string("uv_loop_init: ") + uv_strerror(rc);
     close(listen_fd);
+    if (tls_listen_fd >= 0) close(tls_listen_fd);
     return false;
   }
   loop_.data = this;
-  listen_fd_ = listen_fd;
   auto check = [&](int r, const char* what) {
     if (r != 0) *error = std::string(what) + ": " + uv_strerror(r);
     return r == 0;
   };
   // A process that cannot set up its loops exits; its handles die with it.
-  bool ok = check(uv_poll_init_socket(&loop_, &accept_poll_, listen_fd), "uv_poll_init_socket");
+  bool ok = open_listener(listeners_[0], listen_fd, false, error) &&
+            (tls_listen_fd < 0 || open_listener(listeners_[1], tls_listen_fd, true, error));
   if (!ok) return false;
-  accept_closed_ = false;
-  ok = check(uv_poll_start(&accept_poll_, UV_READABLE, on_accept_ready), "uv_poll_start") &&
-       check(uv_timer_init(&loop_, &accept_retry_), "uv_timer_init") &&
+  const bool sweep = ctx_.config->idle_timeout_s != 0 || tls_listen_fd >= 0;
+  ok = check(uv_timer_init(&loop_, &accept_retry_), "uv_timer_init") &&
        check(uv_async_init(&loop_, &async_, on_async), "uv_async_init") &&
        check(uv_check_init(&loop_, &check_), "uv_check_init") &&
        check(uv_check_start(&check_, on_check), "uv_check_start") &&
@@ -65,13 +81,12 @@ bool Worker::start(int listen_fd, const ProviderFactory& make_provider, std::str
              "uv_timer_start") &&
        check(uv_timer_start(&lag_timer_, on_lag_timer, kLagPeriodMs, kLagPeriodMs),
              "uv_timer_start") &&
-       (ctx_.config->idle_timeout_s == 0 ||
-        check(uv_timer_start(&idle_sweep_, on_idle_sweep, kIdleSweepMs, kIdleSweepMs),
-              "uv_timer_start"));
+       (!sweep || check(uv_timer_start(&idle_sweep_, on_idle_sweep, kIdleSweepMs, kIdleSweepMs),
+                        "uv_timer_start"));
   if (!ok) return false;
   provider_ = make_provider(&loop_, error);
   if (!provider_) return false;
-  accept_poll_.data = accept_retry_.data = async_.data = check_.data = idle_.data = grace_.data =
+  accept_retry_.data = async_.data = check_.data = idle_.data = grace_.data =
       lag_timer_.data = log_timer_.data = idle_sweep_.data = this;
   lag_expected_ns_ = uv_hrtime() + kLagPeriodMs * 1000000;
   {
@@ -138,18 +153,20 @@ void Worker::on_async(uv_async_t* h) {
 // ---- accepting -------------------------------------------------------------------
 
 void Worker::on_accept_ready(uv_poll_t* h, int status, int) {
-  auto* w = static_cast<Worker*>(h->data);
+  auto* l = static_cast<Listener*>(h->data);
   if (status < 0) {
-    w->pause_accepting(-status);
+    l->worker->pause_accepting(-status);
     return;
   }
-  w->accept_some();
+  l->worker->accept_some(*l);
 }
 
-void Worker::accept_some() {
+void Worker::accept_some(Listener& l) {
   const std::uint32_t max = ctx_.config->max_connections;
+  // A TLS session uses the contexts current at its accept (a SIGHUP reload swaps them).
+  std::shared_ptr<const TlsContexts> tls = l.tls ? ctx_.tls->get() : nullptr;
   for (int i = 0; i < kAcceptsPerPass && !stopping_; ++i) {
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       const int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK) return;
@@ -165,7 +182,7 @@ void Worker::accept_some() {
                                          std::to_string(max) + ") reached");
       continue;
     }
-    Session* s = Session::create(*this);
+    Session* s = Session::create(*this, tls ? tls->clients : nullptr);
     int rc = uv_tcp_open(s->handle(), fd);
     if (rc != 0) {
       ::close(fd);
@@ -178,7 +195,9 @@ void Worker::accept_some() {
 }
 
 void Worker::pause_accepting(int err) {
-  if (!accept_closed_) uv_poll_stop(&accept_poll_);
+  for (Listener& l : listeners_) {
+    if (!l.closed) uv_poll_stop(&l.poll);
+  }
   warn_limited(accept_warned_ms_,
                std::string("accept failed: ") + std::strerror(err) + " (" +
                    std::to_string(ctx_.client_connections.load()) +
@@ -189,9 +208,15 @@ void Worker::pause_accepting(int err) {
 
 void Worker::on_accept_retry(uv_timer_t* h) {
   auto* w = static_cast<Worker*>(h->data);
-  if (w->stopping_ || w->accept_closed_) return;
-  int rc = uv_poll_start(&w->accept_poll_, UV_READABLE, on_accept_ready);
-  if (rc != 0) w->pause_accepting(-rc);
+  if (w->stopping_) return;
+  for (Listener& l : w->listeners_) {
+    if (l.closed) continue;
+    int rc = uv_poll_start(&l.poll, UV_READABLE, on_accept_ready);
+    if (rc != 0) {
+      w->pause_accepting(-rc);
+      return;
+    }
+  }
 }
 
 void Worker::warn_limited(std::uint64_t& last_ms, const std::string& text) {
@@ -241,14 +266,19 @@ void Worker::on_idle_sweep(uv_timer_t* h) {
   auto* w = static_cast<Worker*>(h->data);
   const std::uint64_t idle_ms = std::uint64_t{w->ctx_.config->idle_timeout_s} * 1000;
   const std::uint64_t now = uv_now(&w->loop_);
-  std::vector<Session*> idle;
+  std::vector<Session*> idle, late;
   for (auto& [id, s] : w->sessions_) {
-    if (s->idle_since(now) >= idle_ms) idle.push_back(s);
+    if (s->tls_handshake_overdue(now)) {
+      late.push_back(s);
+    } else if (idle_ms != 0 && s->idle_since(now) >= idle_ms) {
+      idle.push_back(s);
+    }
   }
   for (Session* s : idle) {
     w->ctx_.metrics->connections_idle_closed.fetch_add(1, std::memory_order_relaxed);
     s->close_now("idle time-out");
   }
+  for (Session* s : late) s->close_now("TLS handshake timed out");
 }
 
 // ---- floods and the replies that wait for them -------------------------------------
@@ -337,12 +367,13 @@ void Worker::begin_stop() {
   stopping_ = true;
   grace_deadline_ns_ = uv_hrtime() + kGraceMs * 1000000;
   uv_timer_stop(&accept_retry_);
-  if (!accept_closed_) {
-    accept_closed_ = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(&accept_poll_), [](uv_handle_t* h) {
-      auto* w = static_cast<Worker*>(h->data);
-      ::close(w->listen_fd_);
-      w->listen_fd_ = -1;
+  for (Listener& l : listeners_) {
+    if (l.closed) continue;
+    l.closed = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&l.poll), [](uv_handle_t* h) {
+      auto* closed = static_cast<Listener*>(h->data);
+      ::close(closed->fd);
+      closed->fd = -1;
     });
   }
   hooks_pending_ = static_cast<int>(stop_hooks_.size());

@@ -40,9 +40,11 @@ class Worker {
   // loop exists and before it runs); null with *error set on failure.
   using ProviderFactory = std::function<std::unique_ptr<PlacesProvider>(uv_loop_t*, std::string*)>;
 
-  // Sets up the loop around listen_fd (ownership passes to the worker) and starts the
-  // thread. Returns false with *error set if a libuv call or the provider fails.
-  bool start(int listen_fd, const ProviderFactory& make_provider, std::string* error);
+  // Sets up the loop around listen_fd and, if not -1, tls_listen_fd (the client TLS port;
+  // ownership of both passes to the worker) and starts the thread. Returns false with
+  // *error set if a libuv call or the provider fails.
+  bool start(int listen_fd, int tls_listen_fd, const ProviderFactory& make_provider,
+             std::string* error);
 
   // Any thread: runs task on this worker's loop. Dropped once the worker has stopped.
   void post(std::function<void()> task);
@@ -75,6 +77,8 @@ class Worker {
   // Shared read buffer of this loop (sessions parse a read before the next one).
   char* read_buffer() { return read_buf_.data(); }
   std::size_t read_buffer_size() const { return read_buf_.size(); }
+  // Shared buffer for the plaintext of one TLS read (parsed before the next read).
+  std::string& tls_plain_buffer() { return tls_plain_; }
 
   // Sessions register themselves so late completions can find them by id.
   void add_session(Session* s);
@@ -98,6 +102,13 @@ class Worker {
   bool may_write(Session* s, std::uint64_t epoch);
 
  private:
+  struct Listener {
+    Worker* worker = nullptr;
+    int fd = -1;
+    uv_poll_t poll{};
+    bool tls = false;
+    bool closed = true;  // the poll is closed (or was never opened)
+  };
   static void on_accept_ready(uv_poll_t* h, int status, int events);
   static void on_accept_retry(uv_timer_t* h);
   static void on_async(uv_async_t* h);
@@ -106,7 +117,8 @@ class Worker {
   static void on_lag_timer(uv_timer_t* h);
   static void on_idle_sweep(uv_timer_t* h);
   void keep_polling();
-  void accept_some();
+  bool open_listener(Listener& l, int fd, bool tls, std::string* error);
+  void accept_some(Listener& l);
   void pause_accepting(int err);
   void warn_limited(std::uint64_t& last_ms, const std::string& text);
   void post_floods();
@@ -117,10 +129,8 @@ class Worker {
   ServerContext& ctx_;
   unsigned index_;
   uv_loop_t loop_{};
-  int listen_fd_ = -1;
-  uv_poll_t accept_poll_{};
+  Listener listeners_[2];  // the client port and, with a tls_port, the client TLS port
   uv_timer_t accept_retry_{};
-  bool accept_closed_ = true;  // the poll is closed (or was never opened)
   std::uint64_t accept_warned_ms_ = 0, limit_warned_ms_ = 0;
   uv_async_t async_{};
   uv_check_t check_{};
@@ -132,6 +142,7 @@ class Worker {
   std::uint64_t lag_expected_ns_ = 0;
   std::thread thread_;
   std::vector<char> read_buf_;
+  std::string tls_plain_;
   LogBatch log_batch_;
   std::unique_ptr<PlacesProvider> provider_;
 

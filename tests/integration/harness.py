@@ -7,6 +7,7 @@ Nothing here asserts on speed: time-outs only bound how long a failing test wait
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -15,6 +16,7 @@ import unittest
 HERD_BIN = os.environ.get("HERD_BIN", "build/src/herd")
 SOURCE_ROOT = os.environ.get("HERD_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
 SLOWDOWN = float(os.environ.get("HERD_TEST_SLOWDOWN", "1"))
+MAKE_CERTS = os.path.join(SOURCE_ROOT, "tools", "make-certs")
 SANITIZER_MARKS = ("handles still open", "AddressSanitizer", "ThreadSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer")
 NAMES = ["Alford", "Ball", "Hamilton", "Holiday", "Welsh"]
 TOPOLOGY = {"Alford": ["Hamilton", "Welsh"], "Ball": ["Holiday", "Welsh"], "Hamilton": ["Alford", "Holiday"],
@@ -110,32 +112,124 @@ class Client:
         self.sock.close()
 
 
+
+class TlsClient(Client):
+    """A client over TLS, driven through memory BIOs so that the TCP write side can be shut
+    while the TLS layer keeps reading (half-close), which ssl.SSLSocket cannot do.
+    cert/key: a client certificate to present (links); server_name: the name the server's
+    certificate must carry (None: not checked)."""
+
+    def __init__(self, port, ca, cert=None, key=None, server_name=None, timeout=10, handshake=True):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(ca)
+        ctx.check_hostname = server_name is not None
+        if cert:
+            ctx.load_cert_chain(cert, key)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=scaled(timeout))
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = ctx.wrap_bio(self.incoming, self.outgoing, server_hostname=server_name)
+        self.buf = b""
+        self.eof = False
+        if handshake:
+            self.handshake()
+
+    def _flush(self):
+        data = self.outgoing.read()
+        if data:
+            self.sock.sendall(data)
+
+    def _recv_raw(self):
+        chunk = self.sock.recv(65536)
+        if chunk:
+            self.incoming.write(chunk)
+        else:
+            self.incoming.write_eof()
+        return chunk
+
+    def handshake(self):
+        while True:
+            try:
+                self.tls.do_handshake()
+                self._flush()
+                return
+            except ssl.SSLWantReadError:
+                self._flush()
+                if not self._recv_raw():
+                    raise EOFError("connection closed during the TLS handshake")
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.tls.write(data)
+        self._flush()
+
+    def close_notify(self):
+        """Sends TLS close_notify (the TLS half-close), without waiting for the server's."""
+        try:
+            self.tls.unwrap()
+        except ssl.SSLWantReadError:
+            pass
+        self._flush()
+
+    def peer_certificate(self):
+        return self.tls.getpeercert(binary_form=True)
+
+    def _fill(self):
+        while True:
+            try:
+                chunk = self.tls.read(65536)
+            except ssl.SSLWantReadError:
+                if not self._recv_raw():
+                    raise EOFError("connection closed by the server without close_notify")
+                continue
+            except ssl.SSLZeroReturnError:
+                raise EOFError("close_notify from the server")
+            if not chunk:
+                raise EOFError("connection closed by the server")
+            self.buf += chunk
+            return
+
+
 class Herd:
     """Some servers of a herd, each a real herd process, configured in a temporary folder."""
 
     def __init__(self, names=("Ball",), topology=None, herd_extra="", places_extra="", workers=2, env_extra=None,
-                 secret=None, admin=False):
+                 secret=None, admin=False, tls=False):
+        """tls: every link over mutual TLS and a client TLS port per server (tls_ports), with
+        development certificates made by tools/make-certs in <dir>/certs (PROTOCOL.md section 11)."""
         self.dir = tempfile.mkdtemp(prefix="herd-test-")
         self.names = list(names)
         self.ports = dict(zip(self.names, free_ports(len(self.names))))
         self.admin_ports = dict(zip(self.names, free_ports(len(self.names)))) if admin else {}
+        self.tls_ports = dict(zip(self.names, free_ports(len(self.names)))) if tls else {}
+        self.certs = os.path.join(self.dir, "certs")
         topology = topology if topology is not None else {n: [] for n in self.names}
         lines = ["[herd]", 'log_dir = "logs"', f"workers = {workers}", herd_extra, "[places]", places_extra]
+        if tls:
+            lines += ["[tls]", 'ca = "certs/ca.pem"']
         for n in self.names:
             nbrs = ", ".join(f'"{x}"' for x in topology.get(n, []) if x in self.ports)
             lines += ["[[server]]", f'name = "{n}"', 'host = "127.0.0.1"', f"port = {self.ports[n]}",
                       f"neighbors = [{nbrs}]"]
             if n in self.admin_ports:
                 lines.append(f"admin_port = {self.admin_ports[n]}")
+            if tls:
+                lines += [f"tls_port = {self.tls_ports[n]}", f'tls_cert = "certs/{n}.pem"', f'tls_key = "certs/{n}.key"']
         self.config = os.path.join(self.dir, "herd.toml")
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
+        if tls:
+            self.make_certs(self.certs)
         self.env = dict(os.environ)
         self.env.pop("HERD_SECRET", None)
         if secret is not None:
             self.env["HERD_SECRET"] = secret
         self.env.update(env_extra or {})
         self.procs = {}
+
+    def make_certs(self, folder, *args):
+        """Runs tools/make-certs for this herd's config into folder (extra args passed on)."""
+        subprocess.run([MAKE_CERTS, self.config, folder, *args], check=True, capture_output=True)
 
     def log_path(self, name):
         return os.path.join(self.dir, "logs", f"{name}.log")
