@@ -112,7 +112,11 @@ TEST_CASE("command line") {
   CHECK_FALSE(parse_cli_args({"--config"}, &err));
   CHECK_FALSE(parse_cli_args({"--config", "h", "--name", "B", "--bogus"}, &err));
   CHECK(err == "unknown argument: --bogus");
-  CHECK_FALSE(parse_cli_args({"--config", "h", "--check", "--name", "B"}, &err));
+  // --check --name B checks B's TLS files only (a host holds only its own key).
+  auto one = parse_cli_args({"--config", "h", "--check", "--name", "B"}, &err);
+  REQUIRE(one);
+  CHECK(one->mode == CliArgs::Mode::check);
+  CHECK(one->name == "B");
 }
 
 TEST_CASE("log escaping keeps one entry on one line") {
@@ -135,4 +139,43 @@ TEST_CASE("admin listener keys and --health") {
   CHECK(a->mode == CliArgs::Mode::health);
   CHECK(a->health == "127.0.0.1:9100");
   CHECK_FALSE(parse_cli_args({"--health", "x:1", "--config", "h"}, &err));
+}
+
+TEST_CASE("[tls] and the servers' TLS keys (PROTOCOL.md section 11)") {
+  const std::string tls_servers =
+      "[tls]\nca = \"certs/ca.pem\"\n"
+      "[[server]]\nname = \"A\"\nport = 1000\ntls_cert = \"certs/A.pem\"\n"
+      "tls_key = \"/keys/A.key\"\ntls_port = 2000\n"
+      "[[server]]\nname = \"B\"\nport = 1001\ntls_cert = \"B.pem\"\ntls_key = \"B.key\"\n";
+  std::string err;
+  auto c = parse_config(tls_servers, "dir/h.toml", &err);
+  REQUIRE_MESSAGE(c, err);
+  CHECK(c->tls.enabled);
+  CHECK(c->tls.ca == "dir/certs/ca.pem");
+  CHECK(c->find("A")->tls_cert == "dir/certs/A.pem");
+  CHECK(c->find("A")->tls_key == "/keys/A.key");
+  CHECK(c->find("A")->tls_port == 2000);
+  CHECK(c->find("B")->tls_port == 0);
+  auto plain = parse_config(kServers, "h.toml", &err);
+  REQUIRE(plain);
+  CHECK_FALSE(plain->tls.enabled);
+
+  CHECK(error_of("[tls]\n" + kServers).find("tls.ca: is required") != std::string::npos);
+  CHECK(error_of("[tls]\nca = \"\"\n" + kServers).find("tls.ca: must not be empty") !=
+        std::string::npos);
+  CHECK(error_of("[tls]\nca = \"x\"\ncert = \"y\"\n" + kServers).find("tls.cert: unknown key") !=
+        std::string::npos);
+  CHECK(error_of("[tls]\nca = \"x\"\n" + kServers)
+            .find("server[1].tls_cert: is required when [tls] is present") != std::string::npos);
+  CHECK(error_of("[[server]]\nname = \"A\"\nport = 1\ntls_cert = \"a\"\n")
+            .find("server[1].tls_cert: needs a [tls] table") != std::string::npos);
+  CHECK(error_of("[[server]]\nname = \"A\"\nport = 1\ntls_port = 2\n")
+            .find("server[1].tls_port: needs a [tls] table") != std::string::npos);
+  std::string clash = tls_servers;
+  clash.replace(clash.find("tls_port = 2000"), 15, "tls_port = 1001");
+  CHECK(error_of(clash).find("server[2].port: another server already uses 127.0.0.1 port 1001") !=
+        std::string::npos);
+  std::string same = tls_servers;
+  same.replace(same.find("tls_port = 2000"), 15, "tls_port = 1000");
+  CHECK(error_of(same).find("server[1].tls_port: another server already uses") != std::string::npos);
 }

@@ -12,8 +12,12 @@
 // it, so it includes at most one poll round trip of granularity). --target redis sends
 // the IAMAT scenario as inline GEOADD commands over the same client code.
 //
+// --tls CA.pem speaks TLS (a server's tls_port, PROTOCOL.md section 11), verifying the
+// server's certificate against the CA; requests start once each handshake is done.
+//
 // Every run is bounded (--duration at most 600 s, or --requests) and talks to loopback
 // addresses only.
+#include <openssl/ssl.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -26,12 +30,14 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/tls_channel.hpp"
 #include "histogram.hpp"
 
 namespace {
@@ -59,7 +65,10 @@ struct Options {
   std::vector<int> server_pids;
   bool json = false;
   bool progress = true;
+  std::string tls_ca;  // --tls: the CA the server's certificate must chain to
 };
+
+SSL_CTX* g_tls = nullptr;
 
 Options opt;
 using Clock = std::chrono::steady_clock;
@@ -88,6 +97,7 @@ struct Conn {
   std::string expect;  // the AT line being waited for, with '\n'
   std::string probe_id;
   Clock::time_point probe_t0;
+  std::unique_ptr<herd::TlsChannel> tls;
 };
 
 struct Thread {
@@ -161,7 +171,7 @@ void close_conn(Conn* c) {
   uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), on_close);
 }
 
-void write_buf(Conn* c, std::string data) {
+void write_raw(Conn* c, std::string data) {
   if (c->closed || data.empty()) return;
   auto* w = new WriteReq;
   w->buf = std::move(data);
@@ -183,6 +193,26 @@ void write_buf(Conn* c, std::string data) {
     close_conn(c);
   }
 }
+
+// Writes requests, through TLS when the connection has it.
+void write_buf(Conn* c, std::string data) {
+  if (!c->tls) {
+    write_raw(c, std::move(data));
+    return;
+  }
+  if (c->closed) return;
+  if (!data.empty() && c->tls->write(data) != herd::TlsChannel::Status::ok) {
+    std::fprintf(stderr, "loadgen: TLS: %s\n", c->tls->error().c_str());
+    c->t->errors++;
+    close_conn(c);
+    return;
+  }
+  std::string out;
+  c->tls->take_output(out);
+  write_raw(c, std::move(out));
+}
+
+void start_requests(Conn* c);
 
 bool budget_left(Thread& t) {
   if (t.stopping) return false;
@@ -268,7 +298,20 @@ void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     close_conn(c);
     return;
   }
-  c->in.append(buf->base, static_cast<std::size_t>(nread));
+  if (c->tls) {
+    const bool was = c->tls->established();
+    if (c->tls->feed(buf->base, static_cast<std::size_t>(nread), c->in) ==
+        herd::TlsChannel::Status::failed) {
+      std::fprintf(stderr, "loadgen: TLS: %s\n", c->tls->error().c_str());
+      t.errors++;
+      close_conn(c);
+      return;
+    }
+    write_buf(c, "");  // handshake messages
+    if (!was && c->tls->established()) start_requests(c);
+  } else {
+    c->in.append(buf->base, static_cast<std::size_t>(nread));
+  }
   if (opt.scenario == Scenario::propagation) {
     std::vector<std::string> lines;
     int done = parse_replies(c, &lines);
@@ -320,9 +363,23 @@ void on_connect(uv_connect_t* req, int status) {
         b->len = sizeof block;
       },
       on_read);
+  if (g_tls) {
+    c->tls = std::make_unique<herd::TlsChannel>(g_tls, herd::TlsChannel::Role::client);
+    c->tls->start();
+    write_buf(c, "");  // the ClientHello; requests start once the handshake is done
+    return;
+  }
+  start_requests(c);
+}
+
+bool ready(const Conn* c) {
+  return c->connected && (!c->tls || c->tls->established());
+}
+
+void start_requests(Conn* c) {
   if (opt.scenario == Scenario::propagation) {
-    if (c->observer && c->observer->connected) start_probe(c);
-    if (c->writer && c->writer->connected) start_probe(c->writer);
+    if (c->observer && ready(c->observer)) start_probe(c);
+    if (c->writer && ready(c->writer)) start_probe(c->writer);
   } else if (opt.rate == 0) {
     send_closed_loop(c, opt.pipeline);
   } else {
@@ -352,7 +409,7 @@ void on_pace(uv_async_t* h) {
     const auto interval = std::chrono::duration_cast<Clock::duration>(
         std::chrono::duration<double>(static_cast<double>(opt.connections) / opt.rate));
     for (Conn* c : t->conns) {
-      if (!c->connected || c->closed) continue;
+      if (!ready(c) || c->closed) continue;
       std::string out;
       while (c->next_due <= now && budget_left(*t)) {
         bool whatsat = false;
@@ -421,7 +478,8 @@ double cpu_seconds(int pid) {
       "herd|redis]\n"
       "               [--observe-port PORT] [--clients 1000000] [--sequential] [--whatsat-clients "
       "1000]\n"
-      "               [--radius 10] [--bound 5] [--server-pid PID]... [--json] [--quiet]\n"
+      "               [--radius 10] [--bound 5] [--server-pid PID]... [--tls CA.pem] [--json] "
+      "[--quiet]\n"
       "Closed loop unless --rate. Runs stop after -d seconds (at most 600) or -n requests.\n"
       "WHATSAT asks about client0 .. client<whatsat-clients - 1>: load them first with\n"
       "  loadgen --scenario iamat --sequential --clients N -n N\n",
@@ -481,6 +539,8 @@ int main(int argc, char** argv) {
       opt.radius = std::atof(v.c_str());
     else if (a == "--bound")
       opt.bound = std::atoi(v.c_str());
+    else if (a == "--tls")
+      opt.tls_ca = v;
     else if (a == "--server-pid")
       opt.server_pids.push_back(std::atoi(v.c_str()));
     else if (a == "--scenario") {
@@ -520,6 +580,14 @@ int main(int argc, char** argv) {
   }
   if (opt.scenario == Scenario::propagation) {
     if (opt.observe_port == 0 || !loopback_addr(opt.host, opt.observe_port, &observe)) usage();
+  }
+  if (!opt.tls_ca.empty()) {
+    g_tls = SSL_CTX_new(TLS_method());
+    SSL_CTX_set_verify(g_tls, SSL_VERIFY_PEER, nullptr);
+    if (!g_tls || SSL_CTX_load_verify_locations(g_tls, opt.tls_ca.c_str(), nullptr) != 1) {
+      std::fprintf(stderr, "loadgen: --tls: cannot load the CA %s\n", opt.tls_ca.c_str());
+      return 2;
+    }
   }
   std::vector<double> cpu0;
   for (int pid : opt.server_pids) cpu0.push_back(cpu_seconds(pid));
