@@ -124,16 +124,19 @@ TlsChannel::Status TlsChannel::feed(const char* data, std::size_t len, std::stri
     if (!established_) return Status::ok;
   }
   if (peer_closed_) return Status::closed;
+  // Decrypted into a stack buffer and appended: growing `plain` by a chunk first would
+  // zero-fill 16 KiB per call, which costs more than decrypting a short line.
+  char chunk[kReadChunk];
   for (;;) {
-    const std::size_t old = plain.size();
-    plain.resize(old + kReadChunk);
     ERR_clear_error();
-    const int r = SSL_read(ssl_, plain.data() + old, static_cast<int>(kReadChunk));
+    const int r = SSL_read(ssl_, chunk, static_cast<int>(sizeof chunk));
     if (r > 0) {
-      plain.resize(old + static_cast<std::size_t>(r));
+      plain.append(chunk, static_cast<std::size_t>(r));
+      // Nothing buffered on either side: another SSL_read would only fail with
+      // WANT_READ (an error-queue round trip per read).
+      if (BIO_ctrl_pending(in_) == 0 && SSL_pending(ssl_) == 0) return Status::ok;
       continue;
     }
-    plain.resize(old);
     const int code = SSL_get_error(ssl_, r);
     if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE) return Status::ok;
     if (code == SSL_ERROR_ZERO_RETURN) {
