@@ -199,7 +199,14 @@ class ChaosTest(HerdTestCase):
         servers on every path between them, are killed (SIGKILL or SIGTERM) and restarted at
         random. The victims also take IAMATs, which may legitimately be lost (durability
         rule) but must still end identical everywhere."""
-        h = self.herd(names=NAMES, topology=TOPOLOGY, secret=SECRET)
+        self.chaos(tls=False)
+
+    def test_chaos_over_tls_ends_the_same_way(self):
+        """The same chaos with every link over mutual TLS (PROTOCOL.md section 11)."""
+        self.chaos(tls=True)
+
+    def chaos(self, tls):
+        h = self.herd(names=NAMES, topology=TOPOLOGY, secret=SECRET, tls=tls)
         h.start_all()
         rng = random.Random(20261122)
         anchors, victims = ["Alford", "Holiday"], ["Ball", "Hamilton", "Welsh"]
