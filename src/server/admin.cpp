@@ -202,6 +202,10 @@ std::string Admin::render_metrics() const {
   w.family("herd_connections_idle_closed_total", "counter",
            "Client connections closed after idle_timeout_s.");
   w.sample("herd_connections_idle_closed_total", v(m.connections_idle_closed));
+  w.family("herd_tls_failures_total", "counter",
+           "Connections closed for a TLS failure (handshake, certificate, record, time-out).");
+  w.sample("herd_tls_failures_total", v(m.tls_failures_link), {{"on", "link"}});
+  w.sample("herd_tls_failures_total", v(m.tls_failures_client), {{"on", "client"}});
   w.family("herd_log_dropped_lines_total", "counter",
            "Log lines dropped because the log could not be written or fell behind.");
   w.sample("herd_log_dropped_lines_total", static_cast<double>(log_dropped_lines()));

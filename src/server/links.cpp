@@ -9,6 +9,7 @@
 #include "core/link_handshake.hpp"
 #include "core/message.hpp"
 #include "core/timestamp.hpp"
+#include "core/tls_channel.hpp"
 #include "server/links_internal.hpp"
 #include "server/logging.hpp"
 
@@ -318,6 +319,8 @@ void Links::on_sweep(uv_timer_t* h) {
   for (Conn* c : late) {
     log().warn("link handshake with {} ({}) timed out after {} ms", c->remote, c->who(),
                kHandshakeTimeoutMs);
+    if (c->tls && !c->tls->established())
+      L->ctx_.metrics->tls_failures_link.fetch_add(1, std::memory_order_relaxed);
     L->close_conn(c, "handshake timed out");
   }
 }

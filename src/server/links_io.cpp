@@ -60,6 +60,7 @@ void Links::receive(Conn* c, const char* data, std::size_t len) {
     if (st == TlsChannel::Status::failed) {
       log().warn("link {} ({}): TLS {} failed: {}", c->who(), c->remote,
                  c->tls->established() ? "connection" : "handshake", c->tls->error());
+      ctx_.metrics->tls_failures_link.fetch_add(1, std::memory_order_relaxed);
       close_conn(c, "TLS error: " + c->tls->error());
       return;
     }

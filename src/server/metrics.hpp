@@ -30,6 +30,9 @@ struct Metrics {
   std::atomic<std::uint64_t> answered_invalid{0};  // lines answered "? ...", whatever the command
   std::atomic<std::uint64_t> replies{0};
   std::atomic<std::uint64_t> records_stored{0};  // newer records accepted (IAMAT or link)
+  // Connections closed for a TLS failure (handshake, certificate, record or time-out),
+  // on links and on the client TLS port (PROTOCOL.md section 11).
+  std::atomic<std::uint64_t> tls_failures_link{0}, tls_failures_client{0};
   std::array<std::atomic<std::uint64_t>, kStatuses.size()> lookups_by_status{};
   std::array<std::atomic<std::uint64_t>, kLookupBoundsSeconds.size() + 1> lookup_latency_buckets{};
   std::atomic<std::uint64_t> lookup_latency_sum_us{0};

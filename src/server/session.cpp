@@ -147,6 +147,7 @@ void Session::receive(const char* data, std::size_t len) {
     w_.log_batch().line("warning", "client " + std::to_string(id_) + " (" + peer_ + "): TLS " +
                                        (was_established ? "error" : "handshake failed") + ": " +
                                        tls_->error());
+    w_.ctx().metrics->tls_failures_client.fetch_add(1, std::memory_order_relaxed);
     close_now("TLS error");
     return;
   }

@@ -278,7 +278,10 @@ void Worker::on_idle_sweep(uv_timer_t* h) {
     w->ctx_.metrics->connections_idle_closed.fetch_add(1, std::memory_order_relaxed);
     s->close_now("idle time-out");
   }
-  for (Session* s : late) s->close_now("TLS handshake timed out");
+  for (Session* s : late) {
+    w->ctx_.metrics->tls_failures_client.fetch_add(1, std::memory_order_relaxed);
+    s->close_now("TLS handshake timed out");
+  }
 }
 
 // ---- floods and the replies that wait for them -------------------------------------

@@ -10,6 +10,7 @@ import socket
 import ssl
 import subprocess
 import time
+import urllib.request
 
 from harness import HERD_BIN, NAMES, TOPOLOGY, Client, HerdTestCase, TlsClient, scaled, wait_until
 
@@ -170,7 +171,7 @@ class TlsLinksTest(TlsTest):
         self.assert_not_stored(h, "Ball", "evil")
 
     def test_garbage_and_truncated_tls_records_close_only_that_connection(self):
-        h = self.tls_herd(["Alford", "Ball"], PAIR)
+        h = self.tls_herd(["Alford", "Ball"], PAIR, admin=True)
         h.start_all()
         h.wait_for_log("Ball", "link Alford up")
         client = h.client("Ball")
@@ -208,6 +209,10 @@ class TlsLinksTest(TlsTest):
         self.assertNotIn("link Alford down", log)
         client.close()
         tls_client.close()
+        with urllib.request.urlopen(f"http://127.0.0.1:{h.admin_ports['Ball']}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        self.assertRegex(text, r'herd_tls_failures_total\{on="link"\} [1-9]')
+        self.assertRegex(text, r'herd_tls_failures_total\{on="client"\} [2-9]')
 
 
 class TlsClientPortTest(TlsTest):
