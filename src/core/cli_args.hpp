@@ -9,7 +9,7 @@ namespace herd {
 struct CliArgs {
   enum class Mode { run, check, help, version, health } mode = Mode::run;
   std::string config;
-  std::string name;  // run: the server; check: only this server's TLS files (optional)
+  std::string name;    // run: the server; check: only this server's TLS files (optional)
   std::string health;  // --health HOST:PORT (an admin listener)
 };
 

@@ -134,7 +134,7 @@ class Links {
   std::vector<Conn*> paused_;  // up links whose reading yielded for this loop pass
   std::vector<Conn*> dirty_;   // links with output to write at the end of the pass
   std::vector<char> read_buf_;
-  std::string tls_plain_;  // a TLS read's plaintext, parsed before the next read
+  std::string tls_plain_;      // a TLS read's plaintext, parsed before the next read
   std::size_t link_max_line_;  // longest AT line a valid IAMAT can produce, plus margin
   LogBatch log_batch_;         // AT lines sent and received, flushed at the end of each loop pass
   std::uint64_t refused_logged_ms_ = 0;  // rate limit of "too many handshakes" warnings

@@ -109,8 +109,8 @@ void Links::handle_handshake(Conn* c, std::string_view line) {
       Peer* p = find_peer(l.a);
       if (!p) return deny(c, std::string(for_log(l.a)) + " is not a neighbour of " + self);
       if (c->tls && !c->tls->peer_names(p->name)) {
-        return deny(c, "the TLS certificate (" + c->tls->peer_subject() + ") does not name " +
-                           p->name);
+        return deny(
+            c, "the TLS certificate (" + c->tls->peer_subject() + ") does not name " + p->name);
       }
       if (l.b != self) return deny(c, "this server is " + self + ", not " + for_log(l.b));
       if (!valid_nonce(l.c)) return deny(c, "bad nonce");

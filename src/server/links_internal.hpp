@@ -87,7 +87,7 @@ struct Links::Conn {
   bool reading = false;
   bool paused = false;
   int lines_this_pass = 0;
-  bool draining = false;  // closes once its output is written; reads nothing more
+  bool draining = false;               // closes once its output is written; reads nothing more
   const char* drain_reason = nullptr;  // logged at that close, if set
   bool closing = false;
 

@@ -83,10 +83,10 @@ void Links::receive(Conn* c, const char* data, std::size_t len) {
     return !c->closing && !c->draining;
   });
   if (r == FeedResult::too_long) {
-    close_conn(c, c->state == Conn::State::up
-                      ? "line longer than " + std::to_string(link_max_line_) + " bytes"
-                      : "handshake line longer than " + std::to_string(kHandshakeMaxLine) +
-                            " bytes");
+    close_conn(c,
+               c->state == Conn::State::up
+                   ? "line longer than " + std::to_string(link_max_line_) + " bytes"
+                   : "handshake line longer than " + std::to_string(kHandshakeMaxLine) + " bytes");
     return;
   }
   if (c->tls && c->tls->peer_closed() && !c->closing) {
@@ -238,10 +238,10 @@ void Links::kick(Conn* c) {
                  uv_now(loop_) - c->catchup_start_ms);
     }
     if (c->draining) {
-      close_conn(c, c->drain_reason                 ? c->drain_reason
+      close_conn(c, c->drain_reason                   ? c->drain_reason
                     : c->state == Conn::State::waking ? "wake-up sent"
-                    : releasing_                    ? "server stopping"
-                                                    : "handshake refused");
+                    : releasing_                      ? "server stopping"
+                                                      : "handshake refused");
     }
     return;
   }

@@ -172,8 +172,7 @@ void Session::end_of_input() {
   read_closed_ = true;
   if (!splitter_.finish([this](std::string_view line) { return handle_line(line); })) {
     w_.log_batch().line("warning", "client " + std::to_string(id_) + ": final line longer than " +
-                                       std::to_string(w_.ctx().config->max_line_bytes) +
-                                       " bytes");
+                                       std::to_string(w_.ctx().config->max_line_bytes) + " bytes");
   }
   w_.log_batch().line("info", "client " + std::to_string(id_) + ": end of input after " +
                                   std::to_string(lines_) + " lines");

@@ -96,7 +96,7 @@ class Session {
   ReplyQueue replies_;
   std::string writing_;  // bytes of the write in flight (over TLS: ciphertext)
   std::unique_ptr<TlsChannel> tls_;
-  std::string tls_plain_out_;       // replies being encrypted
+  std::string tls_plain_out_;        // replies being encrypted
   std::size_t plain_in_flight_ = 0;  // reply bytes the write in flight carries
   bool tls_shut_ = false;            // close_notify queued
   bool tls_eof_pending_ = false;     // close_notify arrived while input was held

@@ -84,9 +84,9 @@ std::string verify_problem(const std::vector<X509Ptr>& ca, const std::vector<X50
                            int purpose) {
   std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), X509_STORE_free);
   std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(),
-                                                                       X509_STORE_CTX_free);
+                                                                      X509_STORE_CTX_free);
   std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)> untrusted(
-      sk_X509_new_null(), [](STACK_OF(X509)* s) { sk_X509_free(s); });
+      sk_X509_new_null(), [](STACK_OF(X509) * s) { sk_X509_free(s); });
   if (!store || !ctx || !untrusted) return "out of memory";
   for (const auto& c : ca) X509_STORE_add_cert(store.get(), c.get());
   for (std::size_t i = 1; i < chain.size(); ++i) sk_X509_push(untrusted.get(), chain[i].get());

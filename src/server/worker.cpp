@@ -86,8 +86,8 @@ bool Worker::start(int listen_fd, int tls_listen_fd, const ProviderFactory& make
   if (!ok) return false;
   provider_ = make_provider(&loop_, error);
   if (!provider_) return false;
-  accept_retry_.data = async_.data = check_.data = idle_.data = grace_.data =
-      lag_timer_.data = log_timer_.data = idle_sweep_.data = this;
+  accept_retry_.data = async_.data = check_.data = idle_.data = grace_.data = lag_timer_.data =
+      log_timer_.data = idle_sweep_.data = this;
   lag_expected_ns_ = uv_hrtime() + kLagPeriodMs * 1000000;
   {
     std::lock_guard lock(mu_);

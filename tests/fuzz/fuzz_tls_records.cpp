@@ -31,10 +31,12 @@ bool pump(herd::TlsChannel& a, herd::TlsChannel& b) {
   for (int i = 0; i < 8; ++i) {
     std::string wire, back;
     a.take_output(wire);
-    if (!wire.empty() && b.feed(wire.data(), wire.size(), plain) == herd::TlsChannel::Status::failed)
+    if (!wire.empty() &&
+        b.feed(wire.data(), wire.size(), plain) == herd::TlsChannel::Status::failed)
       return false;
     b.take_output(back);
-    if (!back.empty() && a.feed(back.data(), back.size(), plain) == herd::TlsChannel::Status::failed)
+    if (!back.empty() &&
+        a.feed(back.data(), back.size(), plain) == herd::TlsChannel::Status::failed)
       return false;
     if (wire.empty() && back.empty()) break;
   }

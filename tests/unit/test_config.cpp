@@ -177,5 +177,6 @@ TEST_CASE("[tls] and the servers' TLS keys (PROTOCOL.md section 11)") {
         std::string::npos);
   std::string same = tls_servers;
   same.replace(same.find("tls_port = 2000"), 15, "tls_port = 1000");
-  CHECK(error_of(same).find("server[1].tls_port: another server already uses") != std::string::npos);
+  CHECK(error_of(same).find("server[1].tls_port: another server already uses") !=
+        std::string::npos);
 }

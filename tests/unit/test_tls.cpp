@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "../common/test_certs.hpp"
 #include "core/tls_channel.hpp"
 #include "server/tls_context.hpp"
-#include "../common/test_certs.hpp"
 
 using namespace herd;
 using herd::test::KeyAndCert;
@@ -100,7 +100,8 @@ TEST_CASE("tls: a mutual TLS 1.3 link handshake, lines both ways, names checked"
 
   // Many small parts are packed into full records, not one record each.
   std::vector<std::string> lines;
-  for (int i = 0; i < 1000; ++i) lines.push_back("AT Alford +0.1 c" + std::to_string(i) + " +1+1 1\n");
+  for (int i = 0; i < 1000; ++i)
+    lines.push_back("AT Alford +0.1 c" + std::to_string(i) + " +1+1 1\n");
   std::vector<std::string_view> parts(lines.begin(), lines.end());
   std::size_t plain_bytes = 0;
   for (const auto& l : lines) plain_bytes += l.size();
@@ -178,10 +179,10 @@ TEST_CASE("tls: a peer certificate from another CA, or expired, fails verificati
 TEST_CASE("tls: garbage, plaintext and writes before the handshake fail without crashing") {
   Herd h;
   auto ball = h.load(h.server("Ball"));
-  for (std::string input : {std::string("HERD-HELLO Alford Ball abab\n"),
-                            std::string("\x16\x03\x01\x00\x05hello", 10),
-                            std::string("\x16\x03\x03\xff\xff") + std::string(70000, 'x'),
-                            std::string("\x17\x03\x03\x00\x10") + std::string(16, '\0')}) {
+  for (std::string input :
+       {std::string("HERD-HELLO Alford Ball abab\n"), std::string("\x16\x03\x01\x00\x05hello", 10),
+        std::string("\x16\x03\x03\xff\xff") + std::string(70000, 'x'),
+        std::string("\x17\x03\x03\x00\x10") + std::string(16, '\0')}) {
     TlsChannel acceptor(ball->link, TlsChannel::Role::server);
     std::string plain;
     CHECK(acceptor.feed(input.data(), input.size(), plain) == TlsChannel::Status::failed);
