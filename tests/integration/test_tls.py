@@ -15,8 +15,14 @@ import urllib.request
 from harness import HERD_BIN, NAMES, TOPOLOGY, Client, HerdTestCase, TlsClient, scaled, wait_until
 
 SECRET = "tls and a secret"
+SANITIZED = bool(os.environ.get("HERD_TEST_SANITIZER"))
 # Alford dials Ball (names sort), so a test client can play Alford dialling Ball.
 PAIR = {"Alford": ["Ball"], "Ball": ["Alford"]}
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
 
 
 def mask_time_diff(reply):
@@ -251,35 +257,43 @@ class TlsClientPortTest(TlsTest):
         self.assertRegex(log, r"client \d+: TLS established \(TLSv1\.[23] ")
 
     def test_back_pressure_holds_on_the_tls_port(self):
+        """A TLS client that pipelines WHATSATs (~1 KiB replies each) and never reads: the
+        server stops reading at 4 MiB owed, so the client's writes stall after a bounded
+        number of bytes and the server's memory stays bounded (PROTOCOL.md section 10)."""
         h = self.tls_herd(["Ball"], None, workers=1)
         h.start("Ball")
+        pid = h.procs["Ball"].pid
         c = self.tls_client(h)
         c.send("IAMAT bp +1+1 1\n")
         c.read_line()
-        # WHATSAT replies are ~1 KiB each; never reading, the server must stop reading.
-        line = "WHATSAT bp 50 20\n".encode()
+        rss0 = rss_mib(pid)
+        chunk = b"WHATSAT bp 50 20\n" * 256
         c.sock.setblocking(False)
-        sent = 0
-        deadline = time.monotonic() + scaled(3)
+        sent, pending, stalled_since = 0, b"", None
+        deadline = time.monotonic() + scaled(20)
         while time.monotonic() < deadline:
-            c.tls.write(line * 64)
-            data = c.outgoing.read()
+            if not pending:
+                c.tls.write(chunk)
+                pending = c.outgoing.read()
             try:
-                while data:
-                    n = c.sock.send(data)
-                    data = data[n:]
-                    sent += n
+                n = c.sock.send(pending)
+                pending = pending[n:]
+                sent += n
+                stalled_since = None
             except BlockingIOError:
-                time.sleep(0.01)
-                if data:
-                    pending = data
-                    # The server stopped reading: the socket buffers are full.
+                stalled_since = stalled_since or time.monotonic()
+                if time.monotonic() - stalled_since > scaled(2):
                     break
-        self.assertLess(sent, 64 * 1024 * 1024, "the server kept reading")
-        c.close()
+                time.sleep(0.01)
+        self.assertIsNotNone(stalled_since, f"the server kept reading ({sent} bytes)")
+        # 4 MiB of replies is ~4,000 lines (~70 KB of input); socket buffers add a few MiB.
+        self.assertLess(sent, 16 * 1024 * 1024)
+        if not SANITIZED:
+            self.assertLess(rss_mib(pid) - rss0, 64, "RSS grew past the owed-replies bound")
         s = self.tls_client(h)
         self.assertTrue(s.request("IAMAT other +1+1 1").startswith(b"AT Ball "))
         s.close()
+        c.close()
 
     def test_sighup_reloads_the_certificate_for_new_connections_only(self):
         h = self.tls_herd(["Ball"], None, workers=2)
