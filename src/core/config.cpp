@@ -89,7 +89,7 @@ HerdConfig build(const toml::table& root, const std::string& path) {
   Checker c(path);
   HerdConfig cfg;
   cfg.path = path;
-  c.only_keys(root, "", {"herd", "places", "tls", "server"});
+  c.only_keys(root, "", {"herd", "places", "tls", "backbone", "server"});
   std::string log_dir = "logs";
   if (const toml::node* h = root.get("herd")) {
     const toml::table* t = h->as_table();
@@ -163,6 +163,47 @@ HerdConfig build(const toml::table& root, const std::string& path) {
     if (ca.empty()) c.fail(t->get("ca")->source(), "tls.ca", "must not be empty");
     cfg.tls.enabled = true;
     cfg.tls.ca = resolve(ca);
+  }
+  if (const toml::node* n = root.get("backbone")) {
+    const toml::table* t = n->as_table();
+    if (!t) c.fail(n->source(), "backbone", "must be a table");
+    c.only_keys(*t, "backbone.", {"kind", "servers", "bucket", "replicas", "creds_env"});
+    BackboneConfig& b = cfg.backbone;
+    const std::string kind = c.string_at(*t, "kind", "backbone.kind", "links");
+    if (kind == "nats") {
+      b.kind = BackboneKind::nats;
+    } else if (kind != "links") {
+      c.fail(t->get("kind")->source(), "backbone.kind",
+             "must be \"links\" or \"nats\", not \"" + kind + "\"");
+    }
+    if (const toml::node* sv = t->get("servers")) {
+      const toml::array* a = sv->as_array();
+      if (!a) c.fail(sv->source(), "backbone.servers", "must be an array of NATS URLs");
+      for (const toml::node& e : *a) {
+        if (!e.is_string() || !valid_nats_url(std::string(**e.as_string()))) {
+          c.fail(e.source(), "backbone.servers",
+                 "must be nats://IP:PORT or tls://IP:PORT URLs with an IP literal (herd does "
+                 "not resolve names)");
+        }
+        b.servers.emplace_back(**e.as_string());
+      }
+    }
+    if (b.kind == BackboneKind::nats && b.servers.empty()) {
+      c.fail(t->source(), "backbone.servers", "needs at least one NATS URL when kind is \"nats\"");
+    }
+    b.bucket = c.string_at(*t, "bucket", "backbone.bucket", b.bucket);
+    const bool bucket_ok =
+        !b.bucket.empty() && b.bucket.size() <= 64 &&
+        std::all_of(b.bucket.begin(), b.bucket.end(), [](char ch) {
+          return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 ch == '_' || ch == '-';
+        });
+    if (!bucket_ok) {
+      c.fail(t->get("bucket")->source(), "backbone.bucket",
+             "must be 1 to 64 letters, digits, '_' or '-' (a JetStream bucket name)");
+    }
+    b.replicas = static_cast<int>(c.int_at(*t, "replicas", "backbone.replicas", 1, 1, 5));
+    b.creds_env = c.string_at(*t, "creds_env", "backbone.creds_env", "");
   }
   const toml::node* s = root.get("server");
   if (!s)
@@ -268,6 +309,40 @@ HerdConfig build(const toml::table& root, const std::string& path) {
 }
 
 }  // namespace
+
+bool valid_nats_url(const std::string& url) {
+  std::string_view rest = url;
+  if (rest.rfind("nats://", 0) == 0) {
+    rest.remove_prefix(7);
+  } else if (rest.rfind("tls://", 0) == 0) {
+    rest.remove_prefix(6);
+  } else {
+    return false;
+  }
+  std::string host;
+  std::string_view port;
+  if (!rest.empty() && rest.front() == '[') {
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':')
+      return false;
+    host = std::string(rest.substr(1, close - 1));
+    port = rest.substr(close + 2);
+    unsigned char buf[16];
+    if (inet_pton(AF_INET6, host.c_str(), buf) != 1) return false;
+  } else {
+    const auto colon = rest.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    host = std::string(rest.substr(0, colon));
+    port = rest.substr(colon + 1);
+    unsigned char buf[4];
+    if (inet_pton(AF_INET, host.c_str(), buf) != 1) return false;
+  }
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+    return false;
+  const int p = std::stoi(std::string(port));
+  return p >= 1 && p <= 65535;
+}
 
 const ServerConfig* HerdConfig::find(const std::string& name) const {
   for (const auto& s : servers) {

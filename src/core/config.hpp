@@ -38,6 +38,20 @@ struct ServerConfig {
   std::uint16_t tls_port = 0;
 };
 
+// PROTOCOL.md section 12: where records travel between servers.
+enum class BackboneKind { links, nats };
+
+struct BackboneConfig {
+  BackboneKind kind = BackboneKind::links;
+  std::vector<std::string> servers;  // nats:// or tls:// URLs with an IP literal and a port
+  std::string bucket = "herd";       // JetStream key-value bucket: [A-Za-z0-9_-], 1..64 bytes
+  int replicas = 1;                  // 1..5 copies of the bucket's stream
+  std::string creds_env;             // env var naming a NATS credentials file; empty: none
+};
+
+// Whether a NATS server URL is nats://IP:PORT or tls://IP:PORT (IPv6 in brackets).
+bool valid_nats_url(const std::string& url);
+
 struct TlsConfig {
   bool enabled = false;  // [tls] is present: every link runs over mutual TLS
   std::string ca;        // the herd's CA (PEM), resolved against the config file's folder
@@ -55,6 +69,7 @@ struct HerdConfig {
   std::uint32_t log_keep = 4;               // rotated files kept
   PlacesConfig places;
   TlsConfig tls;
+  BackboneConfig backbone;
   std::vector<ServerConfig> servers;
 
   const ServerConfig* find(const std::string& name) const;
