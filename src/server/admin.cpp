@@ -7,6 +7,7 @@
 #include "server/links.hpp"
 #include "server/listener.hpp"
 #include "server/logging.hpp"
+#include "server/nats_backbone.hpp"
 
 namespace herd {
 namespace {
@@ -105,6 +106,8 @@ void Admin::on_sweep(uv_timer_t* h) {
 }
 
 std::string Admin::health_problem() const {
+  if (ctx_.nats && !ctx_.nats->replayed())
+    return "backbone: the first replay of the NATS bucket is not done yet";
   for (std::size_t i = 0; i < ctx_.metrics->loop_lag_us.size(); ++i) {
     const std::uint64_t lag = ctx_.metrics->loop_lag_us[i].load(std::memory_order_relaxed);
     if (lag > kUnhealthyLagUs)
@@ -206,6 +209,25 @@ std::string Admin::render_metrics() const {
            "Connections closed for a TLS failure (handshake, certificate, record, time-out).");
   w.sample("herd_tls_failures_total", v(m.tls_failures_link), {{"on", "link"}});
   w.sample("herd_tls_failures_total", v(m.tls_failures_client), {{"on", "client"}});
+  if (ctx_.nats) {
+    w.family("herd_backbone_connected", "gauge", "1 while connected to NATS.");
+    w.sample("herd_backbone_connected", v(m.backbone_connected));
+    w.family("herd_backbone_publishes_pending", "gauge",
+             "Records waiting to be published to the bucket or for their acknowledgement.");
+    w.sample("herd_backbone_publishes_pending", static_cast<double>(ctx_.nats->pending()));
+    w.family("herd_backbone_publishes_acked_total", "counter", "Publishes the bucket acknowledged.");
+    w.sample("herd_backbone_publishes_acked_total", v(m.backbone_acked));
+    w.family("herd_backbone_publishes_failed_total", "counter",
+             "Publishes that failed or timed out (each is published again).");
+    w.sample("herd_backbone_publishes_failed_total", v(m.backbone_failed));
+    w.family("herd_backbone_repairs_total", "counter",
+             "Records republished because the bucket held an older one.");
+    w.sample("herd_backbone_repairs_total", v(m.backbone_repairs));
+    w.family("herd_backbone_received_total", "counter", "Records the bucket watcher delivered.");
+    w.sample("herd_backbone_received_total", v(m.backbone_received));
+    w.family("herd_backbone_watch_lag", "gauge", "Messages the bucket watcher has yet to deliver.");
+    w.sample("herd_backbone_watch_lag", v(m.backbone_watch_lag));
+  }
   w.family("herd_log_dropped_lines_total", "counter",
            "Log lines dropped because the log could not be written or fell behind.");
   w.sample("herd_log_dropped_lines_total", static_cast<double>(log_dropped_lines()));

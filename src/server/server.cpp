@@ -18,6 +18,7 @@
 #include "server/links.hpp"
 #include "server/listener.hpp"
 #include "server/logging.hpp"
+#include "server/nats_backbone.hpp"
 #include "server/offline_provider.hpp"
 #include "server/tls_context.hpp"
 #include "server/worker.hpp"
@@ -142,12 +143,21 @@ int run_server(const HerdConfig& cfg, const ServerConfig& self) {
   }
 
   // Links live on worker 0's loop; they exist before any worker can accept a hello.
+  ctx.metrics = std::make_unique<Metrics>(workers);
   std::unique_ptr<Links> links;
-  if (!self.neighbors.empty()) {
+  std::unique_ptr<NatsBackbone> nats;
+  if (cfg.backbone.kind == BackboneKind::nats) {
+    // Records travel through the bucket; neighbours are ignored (PROTOCOL.md section 12).
+    log().info("backbone: NATS bucket {} ({} replicas) at {} server(s){}", cfg.backbone.bucket,
+               cfg.backbone.replicas, cfg.backbone.servers.size(),
+               self.neighbors.empty() ? "" : "; neighbours in the config are ignored");
+    nats = std::make_unique<NatsBackbone>(ctx);
+    ctx.nats = nats.get();
+    nats->start();
+  } else if (!self.neighbors.empty()) {
     links = std::make_unique<Links>(ctx);
     ctx.links = links.get();
   }
-  ctx.metrics = std::make_unique<Metrics>(workers);
   std::unique_ptr<Admin> admin;
   if (self.admin_port != 0) {
     admin = std::make_unique<Admin>(ctx);
@@ -232,6 +242,12 @@ int run_server(const HerdConfig& cfg, const ServerConfig& self) {
   for (std::size_t i = pool.size(); i-- > 1;) clean = pool[i]->join_until(deadline) && clean;
   if (Links* l = links.get()) pool[0]->post([l] { l->release(); });
   clean = pool[0]->join_until(deadline) && clean;
+  if (nats) {
+    // Every loop has stopped and posted what it stored: publish it while there is time.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::milliseconds(1500) - std::chrono::steady_clock::now());
+    nats->stop(std::max(left, std::chrono::milliseconds(0)));
+  }
   if (!clean) {
     // A last resort: a loop did not finish in time (its threads still run, so the log is
     // flushed, not closed).

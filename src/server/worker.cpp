@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "server/links.hpp"
+#include "server/nats_backbone.hpp"
 #include "server/logging.hpp"
 #include "server/session.hpp"
 #include "server/tls_context.hpp"
@@ -287,6 +288,12 @@ void Worker::on_idle_sweep(uv_timer_t* h) {
 // ---- floods and the replies that wait for them -------------------------------------
 
 std::uint64_t Worker::flood(const RecordRef& rec) {
+  if (ctx_.nats) {
+    // Published asynchronously: the reply never waits on NATS (PROTOCOL.md section 12).
+    pending_backbone_.push_back(rec);
+    keep_polling();
+    return 0;
+  }
   if (!ctx_.links) return 0;
   if (index_ == 0) {
     ctx_.links->flood_local(rec);  // written before this pass's replies (on_check)
@@ -332,6 +339,10 @@ void Worker::on_check(uv_check_t* h) {
   // and hold the replies until worker 0 has taken it.
   if (w->ctx_.links && w->index_ == 0) w->ctx_.links->flush_writes();
   if (!w->pending_floods_.empty()) w->post_floods();
+  if (!w->pending_backbone_.empty()) {
+    w->ctx_.nats->post(std::move(w->pending_backbone_));
+    w->pending_backbone_.clear();
+  }
   // Sessions closed during this pass are still allocated: close callbacks run after
   // the check phase.
   std::vector<Session*> dirty;

@@ -157,6 +157,7 @@ class Worker {
   std::vector<std::uint64_t> yielded_, yielded_now_;  // session ids to resume (resume_next_pass)
   // Floods of this loop pass (workers other than 0) and the replies waiting for them.
   std::vector<RecordRef> pending_floods_;
+  std::vector<RecordRef> pending_backbone_;  // to the NATS backbone at the end of the pass
   std::uint64_t flood_epoch_ = 0;    // batches posted to the links
   std::uint64_t acked_epoch_ = 0;    // batches the links have taken
   std::vector<std::uint64_t> held_;  // ids of sessions waiting for an ack

@@ -17,6 +17,7 @@ HERD_BIN = os.environ.get("HERD_BIN", "build/src/herd")
 SOURCE_ROOT = os.environ.get("HERD_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
 SLOWDOWN = float(os.environ.get("HERD_TEST_SLOWDOWN", "1"))
 MAKE_CERTS = os.path.join(SOURCE_ROOT, "tools", "make-certs")
+NATS_CLUSTER = os.path.join(SOURCE_ROOT, "tools", "nats-cluster")
 SANITIZER_MARKS = ("handles still open", "AddressSanitizer", "ThreadSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer")
 NAMES = ["Alford", "Ball", "Hamilton", "Holiday", "Welsh"]
 TOPOLOGY = {"Alford": ["Hamilton", "Welsh"], "Ball": ["Holiday", "Welsh"], "Hamilton": ["Alford", "Holiday"],
@@ -194,7 +195,7 @@ class Herd:
     """Some servers of a herd, each a real herd process, configured in a temporary folder."""
 
     def __init__(self, names=("Ball",), topology=None, herd_extra="", places_extra="", workers=2, env_extra=None,
-                 secret=None, admin=False, tls=False):
+                 secret=None, admin=False, tls=False, nats=None, bucket="herd", replicas=3):
         """tls: every link over mutual TLS and a client TLS port per server (tls_ports), with
         development certificates made by tools/make-certs in <dir>/certs (PROTOCOL.md section 11)."""
         self.dir = tempfile.mkdtemp(prefix="herd-test-")
@@ -207,6 +208,10 @@ class Herd:
         lines = ["[herd]", 'log_dir = "logs"', f"workers = {workers}", herd_extra, "[places]", places_extra]
         if tls:
             lines += ["[tls]", 'ca = "certs/ca.pem"']
+        if nats is not None:
+            urls = ", ".join(f'"{u}"' for u in nats.urls)
+            lines += ["[backbone]", 'kind = "nats"', f"servers = [{urls}]", f'bucket = "{bucket}"',
+                      f"replicas = {replicas}"]
         for n in self.names:
             nbrs = ", ".join(f'"{x}"' for x in topology.get(n, []) if x in self.ports)
             lines += ["[[server]]", f'name = "{n}"', 'host = "127.0.0.1"', f"port = {self.ports[n]}",
@@ -341,11 +346,60 @@ class Herd:
             raise AssertionError("\n".join(errors))
 
 
+class NatsCluster:
+    """A local 3-node NATS JetStream cluster (tools/nats-cluster) on free 127.0.0.1 ports:
+    clients on base..base+2, routes on base+100.., monitoring on base+200.."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="herd-nats-")
+        rng = __import__("random").Random()
+        for _ in range(200):
+            base = rng.randrange(20000, 40000)
+            ports = [base + off + i for off in (0, 100, 200) for i in range(3)]
+            if all(port_free(p) for p in ports):
+                break
+        self.base = base
+        self.urls = [f"nats://127.0.0.1:{base + i}" for i in range(3)]
+
+    def run(self, *args):
+        subprocess.run([NATS_CLUSTER, *args], check=True, capture_output=True, timeout=scaled(60))
+
+    def start(self):
+        self.run("start", self.dir, str(self.base))
+        return self
+
+    def start_node(self, n):
+        self.run("start-node", self.dir, str(n))
+
+    def stop(self, n=None):
+        self.run("stop", self.dir, *([str(n)] if n else []))
+
+    def kill(self, n):
+        self.run("kill", self.dir, str(n))
+
+
+def port_free(port):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 class HerdTestCase(unittest.TestCase):
     """Stops every herd a test started, checking each exits cleanly."""
 
     def setUp(self):
         self.herds = []
+        self.clusters = []
+
+    def nats_cluster(self):
+        c = NatsCluster().start()
+        self.clusters.append(c)
+        return c
 
     def herd(self, *args, **kwargs):
         h = Herd(*args, **kwargs)
@@ -353,5 +407,9 @@ class HerdTestCase(unittest.TestCase):
         return h
 
     def tearDown(self):
-        for h in self.herds:
-            h.stop_all()
+        try:
+            for h in self.herds:
+                h.stop_all()
+        finally:
+            for c in self.clusters:
+                c.stop()
