@@ -4,7 +4,7 @@
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends g++ meson ninja-build pkg-config \
-      libuv1-dev libcurl4-openssl-dev libsimdjson-dev libspdlog-dev libtomlplusplus-dev libssl-dev \
+      libuv1-dev libcurl4-openssl-dev libsimdjson-dev libspdlog-dev libtomlplusplus-dev libssl-dev libnats-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY meson.build meson_options.txt ./
@@ -26,7 +26,7 @@ RUN chmod 755 / \
  && printf 'path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\npath-exclude /usr/share/locale/*\n' \
       > /etc/dpkg/dpkg.cfg.d/01-herd-slim \
  && apt-get update \
- && apt-get install -y --no-install-recommends libuv1 libcurl4 libsimdjson14 libspdlog1.10 libfmt9 libssl3 libtomlplusplus3 \
+ && apt-get install -y --no-install-recommends libuv1 libcurl4 libsimdjson14 libspdlog1.10 libfmt9 libssl3 libtomlplusplus3 libnats3.4 \
       ca-certificates \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/log/apt /var/log/dpkg.log \
