@@ -169,6 +169,10 @@ bool NatsBackbone::subscribe() {
     return false;
   }
   const std::uint64_t msgs = si->State.Msgs;
+  // The replay is done once the watcher reaches the stream's last message as of now: it
+  // delivers in stream order, so every client's value up to there has come. (Waiting for
+  // "nothing pending" instead would never end under a steady stream of new records.)
+  replay_until_seq_.store(si->State.LastSeq, std::memory_order_release);
   jsStreamInfo_Destroy(si);
   jsSubOptions so;
   jsSubOptions_Init(&so);
@@ -366,7 +370,8 @@ void NatsBackbone::handle_msg(natsMsg* msg) {
   jsMsgMetaData* meta = nullptr;
   if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
     ctx_.metrics->backbone_watch_lag.store(meta->NumPending, std::memory_order_relaxed);
-    last = meta->NumPending == 0;
+    last = meta->NumPending == 0 ||
+           meta->Sequence.Stream >= replay_until_seq_.load(std::memory_order_acquire);
     jsMsgMetaData_Destroy(meta);
   }
   struct ReplayMark {

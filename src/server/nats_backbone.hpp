@@ -106,6 +106,7 @@ class NatsBackbone {
 
   std::atomic<bool> connected_{false};
   std::atomic<bool> replayed_{false};
+  std::atomic<std::uint64_t> replay_until_seq_{0};  // the stream's last sequence at the watch
   std::atomic<std::int64_t> in_flight_{0};
   std::atomic<std::size_t> pending_count_{0};
   std::atomic<std::uint64_t> warned_ms_{0};
