@@ -34,7 +34,7 @@ RUN chmod 755 / \
  && install -d -o herd -g herd /var/log/herd
 COPY --from=build /build/src/herd /usr/local/bin/herd
 COPY data/places.tsv /usr/share/herd/places.tsv
-COPY deploy/herd.toml deploy/herd-tls.toml /etc/herd/
+COPY deploy/herd.toml deploy/herd-tls.toml deploy/herd-nats.toml /etc/herd/
 USER herd
 # Asks the server's own admin listener (set HERD_ADMIN to this container's admin address).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
