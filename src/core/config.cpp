@@ -192,12 +192,11 @@ HerdConfig build(const toml::table& root, const std::string& path) {
       c.fail(t->source(), "backbone.servers", "needs at least one NATS URL when kind is \"nats\"");
     }
     b.bucket = c.string_at(*t, "bucket", "backbone.bucket", b.bucket);
-    const bool bucket_ok =
-        !b.bucket.empty() && b.bucket.size() <= 64 &&
-        std::all_of(b.bucket.begin(), b.bucket.end(), [](char ch) {
-          return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                 ch == '_' || ch == '-';
-        });
+    const bool bucket_ok = !b.bucket.empty() && b.bucket.size() <= 64 &&
+                           std::all_of(b.bucket.begin(), b.bucket.end(), [](char ch) {
+                             return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                                    (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+                           });
     if (!bucket_ok) {
       c.fail(t->get("bucket")->source(), "backbone.bucket",
              "must be 1 to 64 letters, digits, '_' or '-' (a JetStream bucket name)");

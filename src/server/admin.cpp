@@ -215,7 +215,8 @@ std::string Admin::render_metrics() const {
     w.family("herd_backbone_publishes_pending", "gauge",
              "Records waiting to be published to the bucket or for their acknowledgement.");
     w.sample("herd_backbone_publishes_pending", static_cast<double>(ctx_.nats->pending()));
-    w.family("herd_backbone_publishes_acked_total", "counter", "Publishes the bucket acknowledged.");
+    w.family("herd_backbone_publishes_acked_total", "counter",
+             "Publishes the bucket acknowledged.");
     w.sample("herd_backbone_publishes_acked_total", v(m.backbone_acked));
     w.family("herd_backbone_publishes_failed_total", "counter",
              "Publishes that failed or timed out (each is published again).");

@@ -26,9 +26,9 @@ struct ServerContext {
   std::atomic<std::uint64_t> next_connection_id{1};
   // Client connections open on every worker, held to config->max_connections.
   std::atomic<std::uint32_t> client_connections{0};
-  Links* links = nullptr;    // owned by worker 0; null when the server has no neighbours
+  Links* links = nullptr;        // owned by worker 0; null when the server has no neighbours
   NatsBackbone* nats = nullptr;  // the NATS backbone (PROTOCOL.md section 12); null: links
-  TlsHolder* tls = nullptr;  // the TLS contexts (PROTOCOL.md section 11); null without [tls]
+  TlsHolder* tls = nullptr;      // the TLS contexts (PROTOCOL.md section 11); null without [tls]
   std::unique_ptr<Metrics> metrics;
 };
 

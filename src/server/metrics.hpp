@@ -36,7 +36,7 @@ struct Metrics {
   // The NATS backbone (PROTOCOL.md section 12).
   std::atomic<std::int64_t> backbone_connected{0};
   std::atomic<std::uint64_t> backbone_acked{0}, backbone_failed{0}, backbone_repairs{0};
-  std::atomic<std::uint64_t> backbone_received{0};  // records the watcher delivered
+  std::atomic<std::uint64_t> backbone_received{0};   // records the watcher delivered
   std::atomic<std::uint64_t> backbone_watch_lag{0};  // messages the watcher has yet to deliver
   std::array<std::atomic<std::uint64_t>, kStatuses.size()> lookups_by_status{};
   std::array<std::atomic<std::uint64_t>, kLookupBoundsSeconds.size() + 1> lookup_latency_buckets{};

@@ -92,8 +92,7 @@ bool NatsBackbone::connect() {
     if (creds && *creds) {
       natsStatus s = natsOptions_SetUserCredentialsFromFiles(opts_, creds, nullptr);
       if (s != NATS_OK) {
-        log().error("backbone: credentials file ${} ({}): {}", b.creds_env, creds,
-                    status_text(s));
+        log().error("backbone: credentials file ${} ({}): {}", b.creds_env, creds, status_text(s));
         return false;
       }
     } else {
@@ -195,7 +194,8 @@ bool NatsBackbone::subscribe() {
   natsSubscription_SetPendingLimits(sub_, -1, -1);  // the replay may be millions of keys
   log().info("backbone: watching bucket {} ({} messages in its stream)",
              ctx_.config->backbone.bucket, msgs);
-  if (msgs == 0 && !replayed_.exchange(true)) log().info("backbone: initial replay done (empty bucket)");
+  if (msgs == 0 && !replayed_.exchange(true))
+    log().info("backbone: initial replay done (empty bucket)");
   return true;
 }
 
@@ -217,7 +217,8 @@ void NatsBackbone::run() {
       subscribe();
       lock.lock();
     }
-    auto wake = Clock::now() + (connected_ && bucket_ready_ && sub_ ? std::chrono::seconds(1) : kRetry);
+    auto wake =
+        Clock::now() + (connected_ && bucket_ready_ && sub_ ? std::chrono::seconds(1) : kRetry);
     for (const auto& [id, r] : repairs_) wake = std::min(wake, r.due);
     const bool more = connected_ && bucket_ready_ && (!pending_.empty() || resync_) &&
                       in_flight_.load() < kMaxInFlight;
@@ -248,9 +249,9 @@ void NatsBackbone::publish_some(std::unique_lock<std::mutex>& lock) {
     it = repairs_.erase(it);
   }
   std::vector<RecordRef> batch;
-  for (auto it = pending_.begin(); it != pending_.end() && batch.size() < kPublishBatch &&
-                                   in_flight_.load() + static_cast<std::int64_t>(batch.size()) <
-                                       kMaxInFlight;) {
+  for (auto it = pending_.begin();
+       it != pending_.end() && batch.size() < kPublishBatch &&
+       in_flight_.load() + static_cast<std::int64_t>(batch.size()) < kMaxInFlight;) {
     pending_bytes_ -= it->second->line().size();
     batch.push_back(std::move(it->second));
     it = pending_.erase(it);
@@ -284,7 +285,8 @@ bool NatsBackbone::publish(const RecordRef& rec) {
   po.MaxWait = kPublishAckWaitMs;
   const std::string_view line = rec->line();
   in_flight_.fetch_add(1);
-  natsStatus s = js_PublishAsync(js_, subject.c_str(), line.data(), static_cast<int>(line.size()), &po);
+  natsStatus s =
+      js_PublishAsync(js_, subject.c_str(), line.data(), static_cast<int>(line.size()), &po);
   if (s != NATS_OK) {
     in_flight_.fetch_sub(1);
     warn_limited("publish: " + status_text(s) + "; kept for later");
@@ -304,9 +306,10 @@ void NatsBackbone::requeue(const RecordRef& rec) {
   } else {
     if (pending_bytes_ + rec->line().size() > kPendingCapBytes) {
       if (!resync_) {
-        log().warn("backbone: over {} MiB waiting for NATS; the whole table will be republished "
-                   "once it is back",
-                   kPendingCapBytes >> 20);
+        log().warn(
+            "backbone: over {} MiB waiting for NATS; the whole table will be republished "
+            "once it is back",
+            kPendingCapBytes >> 20);
       }
       resync_ = true;
       resync_stripe_ = 0;
@@ -344,7 +347,8 @@ void NatsBackbone::on_ack(natsMsg* msg, bool ok) {
   } else {
     ctx_.metrics->backbone_failed.fetch_add(1, std::memory_order_relaxed);
     // Published but not acknowledged: publish it again (unless a newer one waits).
-    std::string_view line(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+    std::string_view line(natsMsg_GetData(msg),
+                          static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
     Message m = parse_message(line);
     if (m.kind == MessageKind::at) {
       RecordRef rec = RecordRef::from_at_line(line, m);

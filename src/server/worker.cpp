@@ -8,8 +8,8 @@
 #include <cstring>
 
 #include "server/links.hpp"
-#include "server/nats_backbone.hpp"
 #include "server/logging.hpp"
+#include "server/nats_backbone.hpp"
 #include "server/session.hpp"
 #include "server/tls_context.hpp"
 

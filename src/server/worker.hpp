@@ -158,9 +158,9 @@ class Worker {
   // Floods of this loop pass (workers other than 0) and the replies waiting for them.
   std::vector<RecordRef> pending_floods_;
   std::vector<RecordRef> pending_backbone_;  // to the NATS backbone at the end of the pass
-  std::uint64_t flood_epoch_ = 0;    // batches posted to the links
-  std::uint64_t acked_epoch_ = 0;    // batches the links have taken
-  std::vector<std::uint64_t> held_;  // ids of sessions waiting for an ack
+  std::uint64_t flood_epoch_ = 0;            // batches posted to the links
+  std::uint64_t acked_epoch_ = 0;            // batches the links have taken
+  std::vector<std::uint64_t> held_;          // ids of sessions waiting for an ack
   bool stopping_ = false;
   std::uint64_t grace_deadline_ns_ = 0;
   int hooks_pending_ = 0;

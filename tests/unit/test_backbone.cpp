@@ -33,8 +33,9 @@ TEST_CASE("backbone: [backbone] keys, defaults and errors") {
   CHECK(c->backbone.bucket == "herd-1");
   CHECK(c->backbone.replicas == 3);
   CHECK(c->backbone.creds_env == "HERD_NATS_CREDS");
-  auto d = parse_config("[backbone]\nkind = \"nats\"\nservers = [\"nats://127.0.0.1:4222\"]\n" + kOne,
-                        "h.toml", &err);
+  auto d =
+      parse_config("[backbone]\nkind = \"nats\"\nservers = [\"nats://127.0.0.1:4222\"]\n" + kOne,
+                   "h.toml", &err);
   REQUIRE(d);
   CHECK(d->backbone.bucket == "herd");
   CHECK(d->backbone.replicas == 1);
@@ -43,9 +44,9 @@ TEST_CASE("backbone: [backbone] keys, defaults and errors") {
         std::string::npos);
   CHECK(error_of("[backbone]\nkind = \"nats\"\n" + kOne)
             .find("backbone.servers: needs at least one NATS URL") != std::string::npos);
-  for (const char* bad : {"nats://localhost:4222", "http://127.0.0.1:4222", "nats://127.0.0.1",
-                          "nats://127.0.0.1:0", "nats://127.0.0.1:70000", "nats://::1:4222",
-                          "nats://[::1]4222", "nats://127.0.0.1:42a"}) {
+  for (const char* bad :
+       {"nats://localhost:4222", "http://127.0.0.1:4222", "nats://127.0.0.1", "nats://127.0.0.1:0",
+        "nats://127.0.0.1:70000", "nats://::1:4222", "nats://[::1]4222", "nats://127.0.0.1:42a"}) {
     CAPTURE(bad);
     CHECK(error_of("[backbone]\nkind = \"nats\"\nservers = [\"" + std::string(bad) + "\"]\n" + kOne)
               .find("backbone.servers: must be nats://IP:PORT") != std::string::npos);
@@ -57,9 +58,9 @@ TEST_CASE("backbone: [backbone] keys, defaults and errors") {
   CHECK(error_of("[backbone]\nkind = \"nats\"\nservers = [\"nats://127.0.0.1:1\"]\nreplicas = 6\n" +
                  kOne)
             .find("backbone.replicas: must be from 1 to 5") != std::string::npos);
-  CHECK(error_of("[backbone]\nkind = \"nats\"\nservers = [\"nats://127.0.0.1:1\"]\nhost = 1\n" +
-                 kOne)
-            .find("backbone.host: unknown key") != std::string::npos);
+  CHECK(
+      error_of("[backbone]\nkind = \"nats\"\nservers = [\"nats://127.0.0.1:1\"]\nhost = 1\n" + kOne)
+          .find("backbone.host: unknown key") != std::string::npos);
 }
 
 TEST_CASE("backbone: client ids map to bucket keys reversibly") {
