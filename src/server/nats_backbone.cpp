@@ -220,8 +220,10 @@ void NatsBackbone::run() {
     auto wake =
         Clock::now() + (connected_ && bucket_ready_ && sub_ ? std::chrono::seconds(1) : kRetry);
     for (const auto& [id, r] : repairs_) wake = std::min(wake, r.due);
-    const bool more = connected_ && bucket_ready_ && (!pending_.empty() || resync_) &&
-                      in_flight_.load() < kMaxInFlight;
+    // More to publish at once, unless a publish just failed (then wait, never spin).
+    const bool more = connected_ && bucket_ready_ && !publish_stalled_ &&
+                      (!pending_.empty() || resync_) && in_flight_.load() < kMaxInFlight;
+    if (publish_stalled_) wake = std::min(wake, Clock::now() + std::chrono::milliseconds(100));
     if (!more) cv_.wait_until(lock, wake);
   }
   // Stopping: what is pending goes out while NATS is up, until the deadline.
@@ -245,7 +247,8 @@ void NatsBackbone::publish_some(std::unique_lock<std::mutex>& lock) {
       continue;
     }
     ctx_.metrics->backbone_repairs.fetch_add(1, std::memory_order_relaxed);
-    requeue(it->second.held);
+    RecordRef now_held = ctx_.table.find(it->first);  // newer than the held one, if it changed
+    requeue(now_held ? now_held : it->second.held);
     it = repairs_.erase(it);
   }
   std::vector<RecordRef> batch;
@@ -275,6 +278,7 @@ void NatsBackbone::publish_some(std::unique_lock<std::mutex>& lock) {
   }
   lock.lock();
   for (std::size_t i = sent; i < batch.size(); ++i) requeue(batch[i]);
+  publish_stalled_ = sent < batch.size();
   pending_count_.store(pending_.size(), std::memory_order_relaxed);
 }
 
@@ -478,7 +482,7 @@ void NatsBackbone::close_nats() {
     opts_ = nullptr;
   }
   // No cnats thread may call back into this object once it is gone.
-  nats_CloseAndWait(2000);
+  nats_CloseAndWait(1000);
 }
 
 }  // namespace herd

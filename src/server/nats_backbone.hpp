@@ -102,6 +102,7 @@ class NatsBackbone {
   ClientTable::StripeCursor resync_cursor_;
   bool stopping_ = false;
   bool thread_done_ = false;
+  bool publish_stalled_ = false;  // the last publish failed: retry after a pause
   std::chrono::steady_clock::time_point stop_deadline_;
 
   std::atomic<bool> connected_{false};
