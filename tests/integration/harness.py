@@ -377,6 +377,21 @@ class NatsCluster:
     def kill(self, n):
         self.run("kill", self.dir, str(n))
 
+    def stream_leader(self, stream, ask=1):
+        """The node number (1-3) leading a stream's replicas, from node `ask`'s /jsz; None if
+        none is known."""
+        import json
+        import urllib.request
+        url = f"http://127.0.0.1:{self.base + 199 + ask}/jsz?streams=1&accounts=1"
+        with urllib.request.urlopen(url, timeout=5) as r:
+            j = json.load(r)
+        for account in j.get("account_details", []):
+            for s in account.get("stream_detail", []):
+                if s.get("name") == stream:
+                    leader = s.get("cluster", {}).get("leader", "")
+                    return int(leader[1:]) if leader.startswith("n") else None
+        return None
+
 
 def port_free(port):
     s = socket.socket()
