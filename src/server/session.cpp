@@ -20,9 +20,11 @@ namespace {
 constexpr std::size_t kHighWaterBytes = 4 * 1024 * 1024;
 constexpr std::size_t kLowWaterBytes = 1024 * 1024;
 constexpr std::size_t kKeepCapacityBytes = 256 * 1024;
-// A connection parses at most this many lines before the loop serves others (a read of
-// 64 KiB can hold thousands of WHATSAT lines); the rest waits one loop pass.
+// A connection parses at most this many lines, or until its lines produced this many reply
+// bytes, before the loop serves others (a read of 64 KiB can hold thousands of WHATSAT
+// lines, each a few KiB of reply); the rest waits one loop pass.
 constexpr int kLinesPerTurn = 128;
+constexpr std::size_t kReplyBytesPerTurn = 64 * 1024;
 // Reading pauses while this many WHATSAT lookups of the connection are outstanding.
 constexpr std::size_t kMaxLookupsPerSession = 64;
 // A TLS client that has not finished its handshake by then is closed.
@@ -122,6 +124,7 @@ void Session::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
 void Session::receive(const char* data, std::size_t len) {
   now_ = wall_clock_now();
   lines_this_turn_ = 0;
+  owed_at_turn_start_ = replies_.owed_bytes();
   auto on_line = [this](std::string_view line) { return handle_line(line); };
   if (!seen_input_) {
     seen_input_ = true;
@@ -218,6 +221,7 @@ void Session::resume_input() {
   input_paused_ = false;
   now_ = wall_clock_now();
   lines_this_turn_ = 0;
+  owed_at_turn_start_ = replies_.owed_bytes();
   FeedResult r = splitter_.resume([this](std::string_view line) { return handle_line(line); });
   if (r == FeedResult::ok && !closing_ && !read_closed_ && tls_eof_pending_) {
     tls_eof_pending_ = false;
@@ -294,7 +298,8 @@ LineAction Session::handle_line(std::string_view line) {
   // Back-pressure, line by line (PROTOCOL.md section 10).
   if (replies_.owed_bytes() > kHighWaterBytes || lookups_in_flight_ >= kMaxLookupsPerSession)
     return LineAction::pause;
-  if (++lines_this_turn_ >= kLinesPerTurn) {
+  if (++lines_this_turn_ >= kLinesPerTurn ||
+      replies_.owed_bytes() >= owed_at_turn_start_ + kReplyBytesPerTurn) {
     w_.resume_next_pass(this);
     return LineAction::pause;
   }

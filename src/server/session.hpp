@@ -106,10 +106,11 @@ class Session {
   std::uint64_t lines_ = 0;
   bool write_in_flight_ = false;
   bool reading_ = false;
-  bool read_closed_ = false;   // EOF, over-long line or drain: no more input
-  bool closing_ = false;       // uv_close called
-  bool input_paused_ = false;  // back-pressure: input held in the splitter, not reading
-  int lines_this_turn_ = 0;    // lines parsed since the last read or resume
+  bool read_closed_ = false;            // EOF, over-long line or drain: no more input
+  bool closing_ = false;                // uv_close called
+  bool input_paused_ = false;           // back-pressure: input held in the splitter, not reading
+  int lines_this_turn_ = 0;             // lines parsed since the last read or resume
+  std::size_t owed_at_turn_start_ = 0;  // owed reply bytes when this turn began
   bool counted_open_ = false;
   std::size_t lookups_in_flight_ = 0;
   std::uint64_t hold_epoch_ = 0;  // replies wait until the links have this flood batch
