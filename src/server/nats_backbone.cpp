@@ -270,7 +270,10 @@ void NatsBackbone::publish_some(std::unique_lock<std::mutex>& lock) {
       }
     }
   }
-  if (batch.empty()) return;
+  if (batch.empty()) {
+    publish_stalled_ = false;
+    return;
+  }
   lock.unlock();
   std::size_t sent = 0;
   for (; sent < batch.size() && connected_; ++sent) {
