@@ -130,6 +130,8 @@ class NatsBackboneTest(HerdTestCase):
             time.sleep(0.05)
         probe.close()
         self.assertTrue(seen_503, "healthz was 200 before the replay")
+        # Every record is there once healthz says so: n bulk records and the probe.
+        self.assertGreaterEqual(metric(h, "Ball", "herd_records"), n + 1)
         sample = [f"bulk{i}" for i in random.Random(7).sample(range(n), 2000)] + [f"bulk{n - 1}", "bulk0"]
         got = h.records("Ball", sample)
         missing = [cid for cid, v in got.items() if v is None]
