@@ -170,9 +170,10 @@ class TlsLinksTest(TlsTest):
         c.send("HERD-WAKE Alford Ball\n")
         c.read_to_eof()
         c.close()
-        h.wait_for_log("Ball", "plaintext link handshake refused")
+        # The log is written asynchronously: wait for both refusals.
+        wait_until(lambda: h.log("Ball").count("): plaintext link handshake refused") == 2, 10,
+                   "both refusals in Ball's log")
         log = h.log("Ball")
-        self.assertEqual(log.count("): plaintext link handshake refused"), 2, log)
         self.assertNotIn("link Alford up", log)
         self.assert_not_stored(h, "Ball", "evil")
 
