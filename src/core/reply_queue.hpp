@@ -1,12 +1,18 @@
 #pragma once
 // Keeps a connection's replies in request order when some complete later than others
 // (PROTOCOL.md section 2), and counts the bytes owed, for back-pressure (section 10).
-// Pure; one queue belongs to one connection and one thread.
+// Replies complete at once are copied into one ByteChain, in order; a reply that
+// completes later keeps its own string and its place (the chain position it was
+// reserved at). Memory stays within two blocks of the bytes held, plus one string per
+// reply reserved. Pure; one queue belongs to one connection and one thread.
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "core/byte_chain.hpp"
 
 namespace herd {
 
@@ -14,68 +20,51 @@ class ReplyQueue {
  public:
   using Slot = std::uint64_t;
 
-  // Appends a reply that is complete now: straight to the ready bytes when no earlier
-  // reply is still pending, else behind the last pending one. O(length).
-  void append(std::string_view text) {
-    if (pending_.empty()) {
-      ready_.append(text);
-    } else {
-      pending_.back().after.append(text);
-    }
-    owed_ += text.size();
-  }
+  explicit ReplyQueue(BlockPool& pool) : chain_(pool) {}
 
+  // Appends a reply that is complete now, behind every earlier one. O(length).
+  void append(std::string_view text);
   // Reserves the place of a reply that will be filled later. O(1).
-  Slot reserve() {
-    pending_.emplace_back();
-    return next_++;
-  }
+  Slot reserve();
+  // Fills a reserved slot. Returns false if the slot is unknown or already filled.
+  // O(1), plus the slots that become ready if it was the first one waiting.
+  bool fill(Slot slot, std::string text);
 
-  // Fills a reserved slot; replies now at the head of the queue move to the ready bytes.
-  // Returns false if the slot is unknown or already filled. O(1) plus the bytes moved.
-  bool fill(Slot slot, std::string_view text) {
-    if (slot < first_ || slot >= next_) return false;
-    Entry& e = pending_[static_cast<std::size_t>(slot - first_)];
-    if (e.done) return false;
-    e.text.assign(text);
-    e.done = true;
-    owed_ += text.size();
-    while (!pending_.empty() && pending_.front().done) {
-      ready_.append(pending_.front().text);
-      ready_.append(pending_.front().after);
-      pending_.pop_front();
-      ++first_;
-    }
-    return true;
-  }
-
-  // Moves the ready bytes out (swapping buffers so capacity is reused). The bytes stay
-  // owed until written(n) says they left.
-  void take_ready(std::string& out) {
-    out.clear();
-    out.swap(ready_);
-  }
-  // n bytes taken with take_ready were written (or dropped).
+  // Appends to parts views of every ready byte (those before the first reply still
+  // waiting), in order, and returns their count. They stay in the queue, valid, until
+  // release_taken(); one take at a time (nothing is taken again before the release).
+  std::size_t take_ready(std::vector<std::string_view>& parts);
+  // Drops the bytes of the last take (written, copied or given up).
+  void release_taken();
+  // n reply bytes left for the peer: they are no longer owed.
   void written(std::size_t n) { owed_ -= n; }
 
-  bool has_ready() const { return !ready_.empty(); }
-  bool has_pending() const { return !pending_.empty(); }
-  bool empty() const { return ready_.empty() && pending_.empty(); }
+  // Ready replies not taken yet.
+  bool has_ready() const { return ready_ > taken_bytes_ || first_pending_ > taken_slots_; }
+  bool has_pending() const { return first_pending_ < slots_.size(); }
+  bool empty() const { return chain_.size() == 0 && slots_.empty(); }
   // Bytes of every reply that is complete but not yet written: ready, taken and being
   // written, or waiting behind a pending reply.
   std::size_t owed_bytes() const { return owed_; }
 
  private:
   struct Entry {
+    std::uint64_t at = 0;  // chain position of this reply: it goes before the bytes from there
     bool done = false;
-    std::string text;   // this reply, once filled
-    std::string after;  // complete replies appended after this one, before the next slot
+    std::string text;  // this reply, once filled
   };
-  std::string ready_;
-  std::deque<Entry> pending_;  // slots first_ .. next_-1, in order
-  Slot first_ = 0;
-  Slot next_ = 0;
+  void advance();
+
+  ByteChain chain_;
+  std::deque<Entry> slots_;        // slots first_id_ .. , in order
+  Slot first_id_ = 0;              // id of slots_.front()
+  std::size_t first_pending_ = 0;  // index in slots_ of the first reply not filled
+  std::size_t ready_ = 0;          // bytes before slots_[first_pending_] (or all), held
   std::size_t owed_ = 0;
+  // The last take: chain bytes, slots and bytes it covers.
+  std::size_t taken_chain_ = 0;
+  std::size_t taken_slots_ = 0;
+  std::size_t taken_bytes_ = 0;
 };
 
 }  // namespace herd

@@ -55,6 +55,10 @@ void LogWriter::write(std::string_view text) {
   {
     std::lock_guard lock(mu_);
     if (queue_.size() + text.size() <= kMaxQueuedBytes) {
+      // Grow by doubling, but never past the cap (appending would double to 16 MiB).
+      if (queue_.size() + text.size() > queue_.capacity())
+        queue_.reserve(std::min(kMaxQueuedBytes,
+                                std::max(queue_.size() + text.size(), 2 * queue_.capacity())));
       queue_.append(text);
       text = {};
     }

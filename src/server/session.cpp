@@ -59,7 +59,8 @@ std::string peer_name(uv_tcp_t* tcp) {
 Session::Session(Worker& w)
     : w_(w),
       id_(w.ctx().next_connection_id.fetch_add(1)),
-      splitter_(w.ctx().config->max_line_bytes) {}
+      splitter_(w.ctx().config->max_line_bytes),
+      replies_(w.block_pool()) {}
 
 Session* Session::create(Worker& w, SSL_CTX* tls_ctx) {
   auto* s = new Session(w);
@@ -334,8 +335,8 @@ void Session::handle_whatsat(std::string_view line, const Message& m) {
     text.append("\n\n");
     --s->lookups_in_flight_;
     s->w_.ctx().metrics->replies.fetch_add(1, std::memory_order_relaxed);
-    s->replies_.fill(slot, text);
     w->log_batch().client_traffic(sid, '>', std::string_view(text).substr(0, text.size() - 1));
+    s->replies_.fill(slot, std::move(text));
     if (!s->closing_) {
       s->w_.mark_dirty(s);
       s->maybe_resume();
@@ -367,11 +368,25 @@ void Session::flush() {
   }
   if (!replies_.has_ready()) return;
   if (!w_.may_write(this, hold_epoch_)) return;  // the flood goes first (PROTOCOL.md 6)
-  replies_.take_ready(writing_);
-  uv_buf_t buf = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
+  // Every ready reply in one write, straight from the queue's blocks.
+  std::vector<std::string_view>& parts = w_.scratch_parts();
+  parts.clear();
+  plain_in_flight_ = replies_.take_ready(parts);
+  if (plain_in_flight_ == 0) {
+    replies_.release_taken();
+    return;
+  }
+  std::vector<uv_buf_t>& bufs = w_.scratch_bufs();
+  bufs.clear();
+  for (std::string_view p : parts)
+    bufs.push_back(uv_buf_init(const_cast<char*>(p.data()), static_cast<unsigned>(p.size())));
   write_req_.data = this;
-  int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, on_write);
+  // uv_write copies the buffer list; the bytes stay in the queue until on_write.
+  int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs.data(),
+                    static_cast<unsigned>(bufs.size()), on_write);
   if (rc != 0) {
+    replies_.written(plain_in_flight_);
+    replies_.release_taken();
     close_now(uv_strerror(rc));
     return;
   }
@@ -383,18 +398,24 @@ void Session::flush_tls() {
   // and their floods are out, encrypted into one buffer.
   plain_in_flight_ = 0;
   if (tls_->established() && replies_.has_ready() && w_.may_write(this, hold_epoch_)) {
-    replies_.take_ready(tls_plain_out_);
-    if (tls_->write(tls_plain_out_) == TlsChannel::Status::failed) {
+    std::vector<std::string_view>& parts = w_.scratch_parts();
+    parts.clear();
+    plain_in_flight_ = replies_.take_ready(parts);
+    const TlsChannel::Status st = tls_->write(parts.data(), parts.size());
+    replies_.release_taken();  // encrypted (copied) or given up
+    if (st == TlsChannel::Status::failed) {
+      replies_.written(plain_in_flight_);
       w_.log_batch().line("warning",
                           "client " + std::to_string(id_) + ": TLS error: " + tls_->error());
       close_now("TLS error");
       return;
     }
-    plain_in_flight_ = tls_plain_out_.size();
-    tls_plain_out_.clear();
-    if (tls_plain_out_.capacity() > kKeepCapacityBytes) std::string().swap(tls_plain_out_);
   }
-  if (!tls_->has_output()) return;
+  if (!tls_->has_output()) {
+    replies_.written(plain_in_flight_);
+    plain_in_flight_ = 0;
+    return;
+  }
   writing_.clear();
   tls_->take_output(writing_);
   uv_buf_t buf = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
@@ -411,7 +432,9 @@ void Session::flush_tls() {
 void Session::on_write(uv_write_t* req, int status) {
   auto* s = static_cast<Session*>(req->data);
   s->write_in_flight_ = false;
-  s->replies_.written(s->tls_ ? s->plain_in_flight_ : s->writing_.size());
+  s->replies_.written(s->plain_in_flight_);
+  if (!s->tls_) s->replies_.release_taken();
+  s->plain_in_flight_ = 0;
   s->writing_.clear();
   // A burst's buffer is not kept for the connection's lifetime.
   if (s->writing_.capacity() > kKeepCapacityBytes) std::string().swap(s->writing_);

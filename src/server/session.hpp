@@ -94,9 +94,8 @@ class Session {
   std::uint64_t id_;
   LineSplitter splitter_;
   ReplyQueue replies_;
-  std::string writing_;  // bytes of the write in flight (over TLS: ciphertext)
+  std::string writing_;  // ciphertext of the TLS write in flight
   std::unique_ptr<TlsChannel> tls_;
-  std::string tls_plain_out_;        // replies being encrypted
   std::size_t plain_in_flight_ = 0;  // reply bytes the write in flight carries
   bool tls_shut_ = false;            // close_notify queued
   bool tls_eof_pending_ = false;     // close_notify arrived while input was held

@@ -16,10 +16,12 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "core/byte_chain.hpp"
 #include "core/record.hpp"
 #include "server/context.hpp"
 #include "server/logging.hpp"
@@ -79,6 +81,11 @@ class Worker {
   std::size_t read_buffer_size() const { return read_buf_.size(); }
   // Shared buffer for the plaintext of one TLS read (parsed before the next read).
   std::string& tls_plain_buffer() { return tls_plain_; }
+  // Reply blocks of this loop's sessions.
+  BlockPool& block_pool() { return blocks_; }
+  // Scratch lists for gathering one write (a session fills and uses them at once).
+  std::vector<std::string_view>& scratch_parts() { return parts_; }
+  std::vector<uv_buf_t>& scratch_bufs() { return bufs_; }
 
   // Sessions register themselves so late completions can find them by id.
   void add_session(Session* s);
@@ -128,6 +135,7 @@ class Worker {
 
   ServerContext& ctx_;
   unsigned index_;
+  BlockPool blocks_;  // reply blocks of this loop's sessions (outlives them)
   uv_loop_t loop_{};
   Listener listeners_[2];  // the client port and, with a tls_port, the client TLS port
   uv_timer_t accept_retry_{};
@@ -143,6 +151,8 @@ class Worker {
   std::thread thread_;
   std::vector<char> read_buf_;
   std::string tls_plain_;
+  std::vector<std::string_view> parts_;
+  std::vector<uv_buf_t> bufs_;
   LogBatch log_batch_;
   std::unique_ptr<PlacesProvider> provider_;
 

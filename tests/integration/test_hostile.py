@@ -327,8 +327,9 @@ class BackPressureTest(Hostile):
             s, sent = self.flood_without_reading(h.ports["Ball"], b"WHATSAT x 50 20\n" * 4096, 0.3)
             socks.append(s)
         self.well_behaved(h)
-        # Each connection may owe 4 MiB plus one reply and hold one read of input; the log
-        # writer may hold 8 MiB queued and 8 MiB being written (every reply is logged).
+        # Each connection may owe 4 MiB plus one turn of replies, held in 16 KiB blocks (no
+        # doubling buffers), and hold one read of input; the log writer may hold 8 MiB
+        # queued and 8 MiB being written (every reply is logged); the rest is allocator slack.
         assert_rss_growth(self, pid, rss0, 10 * 5 + 16 + 24, "for 10 clients")
         for s in socks:
             s.close()

@@ -154,7 +154,8 @@ TEST_CASE("catch-up takes a stripe in bounded pieces and survives a rehash") {
 }
 
 TEST_CASE("back-pressure: replies waiting behind a slow lookup are owed, and fill is O(1)") {
-  ReplyQueue q;
+  BlockPool pool;
+  ReplyQueue q(pool);
   q.append("a\n");
   auto slow = q.reserve();
   for (int i = 0; i < 100000; ++i) q.append("AT line behind the lookup\n");
@@ -162,19 +163,28 @@ TEST_CASE("back-pressure: replies waiting behind a slow lookup are owed, and fil
   std::vector<ReplyQueue::Slot> slots;
   for (int i = 0; i < 100000; ++i) slots.push_back(q.reserve());
   for (auto it = slots.rbegin(); it != slots.rend(); ++it) CHECK(q.fill(*it, "x\n"));
-  std::string out;
-  q.take_ready(out);
+  auto take = [&q] {
+    std::vector<std::string_view> parts;
+    const std::size_t n = q.take_ready(parts);
+    std::string out;
+    for (auto p : parts) out.append(p);
+    CHECK(out.size() == n);
+    q.release_taken();
+    return out;
+  };
+  std::string out = take();
   CHECK(out == "a\n");
   CHECK(q.owed_bytes() == 2 + 100000 * 26 + 100000 * 2);
   q.written(out.size());
   CHECK(q.fill(slow, "slow\n"));
-  q.take_ready(out);
+  out = take();
   CHECK(out.size() == 5 + 100000 * 26 + 100000 * 2);
-  CHECK(out.compare(0, 5, "slow\n") == 0);
-  CHECK(out.substr(out.size() - 2) == "x\n");
+  CHECK(out.compare(0, 5 + 26, "slow\nAT line behind the lookup\n") == 0);
+  CHECK(out.substr(out.size() - 4) == "x\nx\n");
   CHECK(q.empty());
   q.written(out.size());
   CHECK(q.owed_bytes() == 0);
+  CHECK(pool.blocks_out() == 0);
 }
 
 TEST_CASE("back-pressure is checked line by line: the splitter pauses and resumes") {
