@@ -130,9 +130,16 @@ HerdConfig build(const toml::table& root, const std::string& path) {
       cfg.places.provider = PlacesProviderKind::google;
     } else if (provider == "google-legacy") {
       cfg.places.provider = PlacesProviderKind::google_legacy;
+    } else if (provider == "x") {
+      cfg.places.provider = PlacesProviderKind::x;
+      cfg.places.key_env = "X_BEARER_TOKEN";
+    } else if (provider == "wikipedia") {
+      cfg.places.provider = PlacesProviderKind::wikipedia;
+      cfg.places.key_env.clear();  // no key
     } else {
       c.fail(t->get("provider")->source(), "places.provider",
-             "must be \"offline\", \"google\" or \"google-legacy\", not \"" + provider + "\"");
+             "must be \"offline\", \"google\", \"google-legacy\", \"x\" or \"wikipedia\", not \"" +
+                 provider + "\"");
     }
     cfg.places.provider_name = provider;
     cfg.places.endpoint = c.string_at(*t, "endpoint", "places.endpoint", "");
@@ -141,6 +148,10 @@ HerdConfig build(const toml::table& root, const std::string& path) {
       c.fail(t->get("endpoint")->source(), "places.endpoint", "must be an http:// or https:// URL");
     }
     cfg.places.key_env = c.string_at(*t, "key_env", "places.key_env", cfg.places.key_env);
+    if (cfg.places.provider == PlacesProviderKind::wikipedia && !cfg.places.key_env.empty()) {
+      c.fail(t->get("key_env")->source(), "places.key_env",
+             "the wikipedia provider takes no key (remove key_env)");
+    }
     cfg.places.timeout_ms = static_cast<std::uint32_t>(
         c.int_at(*t, "timeout_ms", "places.timeout_ms", 5000, 1, 600000));
     std::string data = c.string_at(*t, "data", "places.data", "");

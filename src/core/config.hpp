@@ -11,7 +11,7 @@ namespace herd {
 // PROTOCOL.md section 2: max_line_bytes is at most this.
 constexpr std::uint32_t kMaxLineBytesLimit = 65536;
 
-enum class PlacesProviderKind { offline, google, google_legacy };
+enum class PlacesProviderKind { offline, google, google_legacy, x, wikipedia };
 
 struct PlacesConfig {
   PlacesProviderKind provider = PlacesProviderKind::offline;

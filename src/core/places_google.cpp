@@ -7,6 +7,7 @@
 
 #include "core/decimal_format.hpp"
 #include "core/places_json.hpp"
+#include "core/places_legacy.hpp"
 
 namespace herd {
 namespace {
@@ -104,17 +105,6 @@ std::string cut_results(std::string_view text, int bound) {
   return std::string(text);
 }
 
-void append_number(std::string& out, double v) {
-  append_decimal(out, v, 7, TrailingZeros::keep_one);
-}
-
-void append_string_member(std::string& out, std::string_view indent, std::string_view key,
-                          std::string_view value, bool comma) {
-  out.append(indent).append("\"").append(key).append("\" : \"");
-  append_json_escaped(out, value);
-  out.append(comma ? "\",\n" : "\"\n");
-}
-
 std::string_view get_string(simdjson::dom::element e, const char* key) {
   std::string_view v;
   if (e[key].get(v) == simdjson::SUCCESS) return v;
@@ -131,20 +121,6 @@ std::string legacy_error_status_for_new(std::string_view status, long http_statu
 }
 
 }  // namespace
-
-std::string_view status_for_http(long http_status) {
-  switch (http_status) {
-    case 400:
-      return "INVALID_REQUEST";
-    case 401:
-    case 403:
-      return "REQUEST_DENIED";
-    case 429:
-      return "OVER_QUERY_LIMIT";
-    default:
-      return "UNKNOWN_ERROR";
-  }
-}
 
 bool trim_legacy_json(std::string_view body, int bound, std::string& out, std::string* error) {
   simdjson::dom::parser parser;
@@ -219,58 +195,39 @@ bool translate_new_json(std::string_view body, long http_status, int bound, std:
         *error = "a place has no location";
         return false;
       }
-      std::string it = "      {\n";
+      LegacyResult item;
       std::string_view status = get_string(p, "businessStatus");
-      if (!status.empty()) append_string_member(it, "         ", "business_status", status, true);
-      it += "         \"geometry\" : {\n            \"location\" : {\n               \"lat\" : ";
-      append_number(it, lat);
-      it += ",\n               \"lng\" : ";
-      append_number(it, lng);
-      it += "\n            }\n         },\n";
+      if (!status.empty()) item.string("business_status", status);
+      item.location(lat, lng);
       std::string_view name;
       simdjson::dom::element dn;
       if (p["displayName"].get(dn) == simdjson::SUCCESS) name = get_string(dn, "text");
-      append_string_member(it, "         ", "name", name, true);
-      append_string_member(it, "         ", "place_id", get_string(p, "id"), true);
+      item.string("name", name).string("place_id", get_string(p, "id"));
       double rating = 0;
-      if (p["rating"].get(rating) == simdjson::SUCCESS) {
-        it += "         \"rating\" : ";
-        append_number(it, rating);
-        it += ",\n";
-      }
-      it += "         \"types\" : [";
+      if (p["rating"].get(rating) == simdjson::SUCCESS) item.number("rating", rating);
+      std::vector<std::string_view> type_words;
       simdjson::dom::array types;
-      bool first = true;
       if (p["types"].get(types) == simdjson::SUCCESS) {
         for (simdjson::dom::element t : types) {
           std::string_view tv;
-          if (t.get(tv) != simdjson::SUCCESS) continue;
-          it += first ? " \"" : ", \"";
-          append_json_escaped(it, tv);
-          it += "\"";
-          first = false;
+          if (t.get(tv) == simdjson::SUCCESS) type_words.push_back(tv);
         }
       }
-      it += first ? "],\n" : " ],\n";
+      item.strings("types", type_words);
       std::int64_t count = 0;
-      if (p["userRatingCount"].get(count) == simdjson::SUCCESS) {
-        it += "         \"user_ratings_total\" : " + std::to_string(count) + ",\n";
-      }
+      if (p["userRatingCount"].get(count) == simdjson::SUCCESS)
+        item.integer("user_ratings_total", count);
       std::string_view vicinity = get_string(p, "shortFormattedAddress");
       if (vicinity.empty()) vicinity = get_string(p, "formattedAddress");
-      append_string_member(it, "         ", "vicinity", vicinity, false);
-      it += "      }";
-      items.push_back(std::move(it));
+      item.string("vicinity", vicinity);
+      items.push_back(item.text());
     }
   }
-  out += "{\n   \"html_attributions\" : [],\n   \"results\" : [";
-  for (std::size_t k = 0; k < items.size(); ++k) out += (k ? ",\n" : "\n") + items[k];
-  out += items.empty() ? "],\n   \"status\" : \"ZERO_RESULTS\"\n}"
-                       : "\n   ],\n   \"status\" : \"OK\"\n}";
+  out += legacy_document({}, items);
   return true;
 }
 
-std::string places_reply_json(bool legacy, const UpstreamResult& r, int bound) {
+std::string google_reply_json(bool legacy, const UpstreamResult& r, int bound) {
   if (!r.transport_ok) return error_places_json("UNKNOWN_ERROR", r.transport_error);
   std::string out, why;
   if (legacy) {

@@ -4,19 +4,9 @@
 #include <string>
 #include <string_view>
 
+#include "core/places_upstream.hpp"
+
 namespace herd {
-
-// The outcome of one upstream HTTP exchange, as the HTTP client reports it.
-struct UpstreamResult {
-  bool transport_ok = false;  // a complete HTTP response arrived
-  long http_status = 0;
-  std::string transport_error;  // what went wrong when !transport_ok (time-out, refused...)
-  std::string body;
-};
-
-// The legacy status word for an HTTP error status: 400 INVALID_REQUEST, 401/403
-// REQUEST_DENIED, 429 OVER_QUERY_LIMIT, anything else UNKNOWN_ERROR.
-std::string_view status_for_http(long http_status);
 
 // A legacy Nearby Search body (`google-legacy`): checked to be a JSON object with a
 // string `status` and an array `results` (when present); `results` is cut to its first
@@ -30,9 +20,7 @@ bool trim_legacy_json(std::string_view body, int bound, std::string& out, std::s
 bool translate_new_json(std::string_view body, long http_status, int bound, std::string& out,
                         std::string* error);
 
-// What a client gets for one upstream exchange of either provider: the provider's JSON
-// (trimmed or translated) or an error object (error_places_json) with the status word
-// of section 4. Never fails.
-std::string places_reply_json(bool legacy, const UpstreamResult& r, int bound);
+// The reply JSON of either Google provider for one exchange (see places_reply_json).
+std::string google_reply_json(bool legacy, const UpstreamResult& r, int bound);
 
 }  // namespace herd

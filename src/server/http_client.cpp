@@ -1,6 +1,7 @@
 #include "server/http_client.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "herd_build_config.hpp"
 #include "server/logging.hpp"
@@ -110,7 +111,10 @@ bool HttpClient::request(const HttpRequest& req, Done done) {
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req.timeout_ms);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "herd/" HERD_VERSION);
+  // Wikimedia's API policy asks clients to say who they are.
+  curl_easy_setopt(e, CURLOPT_USERAGENT,
+                   "herd/" HERD_VERSION
+                   " (application server herd; places lookups) libcurl/" LIBCURL_VERSION);
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
@@ -224,6 +228,11 @@ void HttpClient::check_multi_info() {
     const CURLcode result = msg->data.result;
     Transfer* t = nullptr;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, &t);
+    std::string reset;  // X's rate-limit reset time (a short header; bounded anyway)
+    if (curl_header* h = nullptr;
+        result == CURLE_OK &&
+        curl_easy_header(easy, "x-rate-limit-reset", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h)
+      reset.assign(h->value, std::min<std::size_t>(std::strlen(h->value), 32));
     curl_multi_remove_handle(multi_, easy);
     transfers_.erase(std::find(transfers_.begin(), transfers_.end(), t));
     UpstreamResult r;
@@ -231,6 +240,7 @@ void HttpClient::check_multi_info() {
       r.transport_ok = true;
       curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r.http_status);
       r.body = std::move(t->body);
+      r.rate_limit_reset = std::move(reset);
     } else if (result == CURLE_OPERATION_TIMEDOUT) {
       r.transport_error =
           "the provider did not answer within " + std::to_string(t->timeout_ms) + " ms";

@@ -15,13 +15,13 @@
 #include "herd_build_config.hpp"
 #include "server/admin.hpp"
 #include "server/context.hpp"
-#include "server/google_provider.hpp"
 #include "server/links.hpp"
 #include "server/listener.hpp"
 #include "server/logging.hpp"
 #include "server/nats_backbone.hpp"
 #include "server/offline_provider.hpp"
 #include "server/tls_context.hpp"
+#include "server/upstream_provider.hpp"
 #include "server/worker.hpp"
 
 namespace herd {
@@ -109,19 +109,20 @@ int run_server(const HerdConfig& cfg, const ServerConfig& self) {
       return std::make_unique<OfflineProvider>(*ctx.offline);
     };
   } else {
-    // A Google provider without a key could only ever answer REQUEST_DENIED: refuse.
-    const char* key = std::getenv(cfg.places.key_env.c_str());
-    if (!key || !*key) {
-      return fail("places provider \"" + cfg.places.provider_name + "\" needs an API key in $" +
-                  cfg.places.key_env + " (" + cfg.path + ": places.key_env)");
+    // A provider without its key could only ever answer REQUEST_DENIED: refuse.
+    const bool keyless = cfg.places.provider == PlacesProviderKind::wikipedia;
+    const char* key = keyless ? "" : std::getenv(cfg.places.key_env.c_str());
+    if (!keyless && (!key || !*key)) {
+      return fail("places provider \"" + cfg.places.provider_name + "\" needs " +
+                  (cfg.places.provider == PlacesProviderKind::x ? "a bearer token" : "an API key") +
+                  " in $" + cfg.places.key_env + " (" + cfg.path + ": places.key_env)");
     }
-    log().info("places provider {}: endpoint {}, time-out {} ms, key from ${}",
-               cfg.places.provider_name,
-               cfg.places.endpoint.empty() ? "Google's" : cfg.places.endpoint,
-               cfg.places.timeout_ms, cfg.places.key_env);
+    log().info("places provider {}: endpoint {}, time-out {} ms, {}", cfg.places.provider_name,
+               cfg.places.endpoint.empty() ? "the provider's own" : cfg.places.endpoint,
+               cfg.places.timeout_ms, keyless ? "no key" : "key from $" + cfg.places.key_env);
     make_provider = [&cfg, k = std::string(key)](
                         uv_loop_t* loop, std::string* why) -> std::unique_ptr<PlacesProvider> {
-      auto p = std::make_unique<GoogleProvider>(loop, cfg.places, k);
+      auto p = std::make_unique<UpstreamProvider>(loop, cfg.places, k);
       if (!p->init(why)) return nullptr;
       return p;
     };

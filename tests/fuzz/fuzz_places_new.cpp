@@ -20,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const int bound = 1 + data[1] % 20;
   r.body.assign(reinterpret_cast<const char*>(data + 2), size - 2);
   for (bool legacy : {false, true}) {
-    std::string json = places_reply_json(legacy, r, bound);
+    std::string json = google_reply_json(legacy, r, bound);
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
     if (parser.parse(json).get(doc) != simdjson::SUCCESS) std::abort();

@@ -108,14 +108,14 @@ TEST_CASE("Google error bodies map to the legacy status word with their message"
 
 TEST_CASE("every failure becomes a well-formed error object with the right status word") {
   auto status = [](bool legacy, UpstreamResult r) {
-    std::string j = places_reply_json(legacy, r, 5);
+    std::string j = google_reply_json(legacy, r, 5);
     auto k = j.find("\"status\" : \"");
     return j.substr(k + 12, j.find('"', k + 12) - (k + 12));
   };
   UpstreamResult timeout;
   timeout.transport_error = "the provider did not answer within 300 ms";
   CHECK(status(true, timeout) == "UNKNOWN_ERROR");
-  CHECK(places_reply_json(true, timeout, 5).find("did not answer within 300 ms") !=
+  CHECK(google_reply_json(true, timeout, 5).find("did not answer within 300 ms") !=
         std::string::npos);
   for (auto [code, word] : {std::pair{400L, "INVALID_REQUEST"},
                             {401L, "REQUEST_DENIED"},

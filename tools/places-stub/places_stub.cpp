@@ -1,10 +1,22 @@
-// places-stub: a local stand-in for both Google Places endpoints, for tests and
+// places-stub: a local stand-in for the places providers' endpoints, for tests and
 // benchmarks. HTTP/1.1 with keep-alive on one libuv loop; binds 127.0.0.1 only.
 //
 //   GET  .../nearbysearch/json?location=LAT,LNG&radius=M&key=K   legacy Nearby Search
 //   POST .../places:searchNearby  (X-Goog-Api-Key, JSON body)     Places API (New)
+//   GET  .../2/tweets/search/recent?query=point_radius:[LNG LAT Rkm]&max_results=N...
+//        (Authorization: Bearer K)                               X API v2 recent search
+//   GET  .../api.php?action=query&generator=geosearch&ggscoord=LAT|LNG&ggsradius=M...
+//        (a User-Agent naming herd, or 403 as Wikimedia does)     MediaWiki GeoSearch
 //   GET  /stats          {"requests": N, "connections": open now, "max_connections": peak,
-//                        "max_pending": peak of answers held back by --latency-ms at once}
+//                        "max_pending": peak of answers held back by --latency-ms at once,
+//                        "last_target": the last search's request target}
+//
+// X and MediaWiki check their parameters as the real APIs do (X: radius under 25 miles,
+// max_results 10 to 100; GeoSearch: radius 10 to 10000 m, limit 1 to 500) and answer
+// with their error bodies (--status CODE: X's JSON problem, with x-rate-limit-reset on
+// 429; MediaWiki's HTML error page). --x-errors TYPE answers HTTP 200 with X's
+// {"errors": [...]} of that problem type; --wiki-error CODE answers MediaWiki's
+// {"error": {"code": CODE}}.
 //
 // Answers are realistic bodies of synthetic places around the requested location:
 // legacy ones pretty-printed like Google's, with blank lines (and CRLF with --crlf).
@@ -15,11 +27,13 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cinttypes>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <string_view>
 
@@ -35,7 +49,10 @@ struct Options {
   std::string legacy_status = "OK";
   std::string key;
   std::string body_file;
+  std::string x_errors;    // problem type of an errors-only 200 answer from X
+  std::string wiki_error;  // code of a MediaWiki error answer
 } opt;
+std::string g_last_target;
 
 std::uint64_t g_requests = 0;
 std::uint64_t g_open = 0, g_max_open = 0, g_pending = 0, g_max_pending = 0;
@@ -189,6 +206,147 @@ std::string new_error(int code, const char* status, const char* message) {
   return buf;
 }
 
+std::string url_decoded(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      out += static_cast<char>(std::strtol(std::string(s.substr(i + 1, 2)).c_str(), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i] == '+' ? ' ' : s[i];
+    }
+  }
+  return out;
+}
+
+std::string json_escaped(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      out += b;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string header_value(std::string_view headers, std::string_view name) {
+  // Case-insensitive "Name:" at a line start.
+  for (std::size_t at = 0; at < headers.size();) {
+    std::size_t end = headers.find("\r\n", at);
+    if (end == std::string_view::npos) end = headers.size();
+    std::string_view line = headers.substr(at, end - at);
+    if (line.size() > name.size() && line[name.size()] == ':' &&
+        std::equal(name.begin(), name.end(), line.begin(),
+                   [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+      std::string_view v = line.substr(name.size() + 1);
+      while (!v.empty() && v[0] == ' ') v.remove_prefix(1);
+      return std::string(v);
+    }
+    at = end + 2;
+  }
+  return {};
+}
+
+std::string x_problem(int status, const char* title, const char* detail, const char* type) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "{\"title\":\"%s\",\"detail\":\"%s\",\"type\":\"%s\",\"status\":%d}\n", title,
+                detail, type, status);
+  return buf;
+}
+
+std::string x_invalid(const std::string& message) {
+  return "{\"errors\":[{\"parameters\":{},\"message\":\"" + json_escaped(message) +
+         "\"}],\"title\":\"Invalid Request\",\"detail\":\"One or more parameters to your request "
+         "was invalid.\",\"type\":\"https://api.twitter.com/2/problems/invalid-request\"}\n";
+}
+
+// Posts newest first, like X: even ones carry their own point, odd ones only a place.
+std::string x_body(double lat, double lng, int n) {
+  if (n == 0) return "{\"meta\":{\"result_count\":0}}\n";
+  std::string data, users, places;
+  char buf[1024];
+  for (int i = 0; i < n; ++i) {
+    const char* geo_fmt = i % 2 == 0
+                              ? "\"geo\":{\"place_id\":\"p%d\",\"coordinates\":{\"type\":\"Point\","
+                                "\"coordinates\":[%.7f,%.7f]}}"
+                              : "\"geo\":{\"place_id\":\"p%d\"}";
+    char geo[256];
+    std::snprintf(geo, sizeof geo, geo_fmt, i % 2, lng + 0.001 * (i + 1), lat + 0.001 * (i + 1));
+    std::snprintf(buf, sizeof buf,
+                  "%s{\"id\":\"%" PRIu64
+                  "\",\"text\":\"Stub post %d: \\\"quoted\\\" caf\\u00e9 "
+                  "\\ud83d\\ude00\\nsecond line\",\"created_at\":\"2026-11-29T20:%02d:00.000Z\","
+                  "\"author_id\":\"u%d\",\"edit_history_tweet_ids\":[\"%" PRIu64 "\"],%s}",
+                  i ? "," : "", std::uint64_t{1862000000000000000} - static_cast<std::uint64_t>(i),
+                  i, 59 - i % 60, i % 3,
+                  std::uint64_t{1862000000000000000} - static_cast<std::uint64_t>(i), geo);
+    data += buf;
+  }
+  for (int u = 0; u < std::min(n, 3); ++u) {
+    std::snprintf(buf, sizeof buf,
+                  "%s{\"id\":\"u%d\",\"name\":\"Stub User %d\",\"username\":\"stub_user_%d\"}",
+                  u ? "," : "", u, u, u);
+    users += buf;
+  }
+  for (int p = 0; p < std::min(n, 2); ++p) {
+    std::snprintf(
+        buf, sizeof buf,
+        "%s{\"full_name\":\"%s\",\"geo\":{\"type\":\"Feature\",\"bbox\":[%.7f,%.7f,%.7f,%.7f],"
+        "\"properties\":{}},\"id\":\"p%d\"}",
+        p ? "," : "", p ? "Stub Heights, XX" : "Stubville, XX", lng - 0.01 * (p + 1),
+        lat - 0.01 * (p + 1), lng + 0.01 * (p + 1), lat + 0.01 * (p + 1), p);
+    places += buf;
+  }
+  std::snprintf(buf, sizeof buf,
+                "],\"includes\":{\"users\":[%s],\"places\":[%s]},\"meta\":{\"newest_id\":\"%" PRIu64
+                "\",\"oldest_id\":\"%" PRIu64 "\",\"result_count\":%d}}\n",
+                users.c_str(), places.c_str(), std::uint64_t{1862000000000000000},
+                std::uint64_t{1862000000000000000} - static_cast<std::uint64_t>(n - 1), n);
+  return "{\"data\":[" + data + buf;
+}
+
+// Pages around the point at growing distances (within radius_m), listed out of order as
+// a generator lists them; every fifth has no description, and one extra page has no
+// coordinates.
+std::string wiki_body(double lat, double lng, double radius_m, int n) {
+  if (n == 0) return "{\"batchcomplete\":true}\n";
+  std::string pages;
+  char buf[1024];
+  for (int k = 0; k < n; ++k) {
+    // Odd indices ascending, then even ones descending: nearest is not first.
+    const int odd = n / 2;
+    const int idx = k < odd ? 2 * k + 1 : 2 * (n - 1 - k);
+    const double d = radius_m * 0.9 * (idx + 1) / n / 111320.0;  // degrees of latitude
+    std::string desc = idx % 5 == 4 ? ""
+                                    : ",\"description\":\"Stub description " + std::to_string(idx) +
+                                          "\",\"descriptionsource\":\"local\"";
+    std::snprintf(buf, sizeof buf,
+                  "%s{\"pageid\":%d,\"ns\":0,\"title\":\"Stub Article %d\",\"coordinates\":[{"
+                  "\"lat\":%.7f,\"lon\":%.7f,\"primary\":true,\"globe\":\"earth\"}]%s,"
+                  "\"contentmodel\":\"wikitext\",\"pagelanguage\":\"en\",\"touched\":"
+                  "\"2026-11-01T00:00:00Z\",\"length\":%d,\"fullurl\":"
+                  "\"https://en.wikipedia.org/wiki/Stub_Article_%d\",\"canonicalurl\":"
+                  "\"https://en.wikipedia.org/wiki/Stub_Article_%d\"}",
+                  k ? "," : "", 1000 + idx, idx, lat + d, lng, desc.c_str(), 1000 + 37 * idx, idx,
+                  idx);
+    pages += buf;
+  }
+  pages += ",{\"pageid\":999,\"ns\":0,\"title\":\"Stub Article Without Coordinates\"}";
+  return "{\"batchcomplete\":true,\"query\":{\"pages\":[" + pages + "]}}\n";
+}
+
+const char* kWikiErrorPage =
+    "<!DOCTYPE html><html><head><title>Wikimedia Error</title></head><body>Our servers are "
+    "currently under maintenance or experiencing a technical issue.</body></html>\n";
+
 const char* reason(int code) {
   switch (code) {
     case 200:
@@ -213,12 +371,12 @@ const char* reason(int code) {
 }
 
 std::string http_response(int code, const std::string& body,
-                          const char* type = "application/json; charset=UTF-8") {
+                          const char* type = "application/json; charset=UTF-8",
+                          const std::string& extra_headers = {}) {
   char head[256];
-  std::snprintf(head, sizeof head,
-                "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n", code,
-                reason(code), type, body.size());
-  return head + body;
+  std::snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n",
+                code, reason(code), type, body.size());
+  return head + extra_headers + "\r\n" + body;
 }
 
 void send_later(Conn* c, std::string data, int delay_ms, std::string rest = {}) {
@@ -248,6 +406,127 @@ void send_later(Conn* c, std::string data, int delay_ms, std::string rest = {}) 
       static_cast<std::uint64_t>(delay_ms), 0);
 }
 
+// Sends a response now or after the configured latency.
+void respond(Conn* c, std::string response);
+
+std::string search_failure(bool x) {
+  if (opt.garbage) return http_response(200, "<html>this is not json", "text/html");
+  if (opt.wrong_shape)
+    return http_response(200, x ? "{\"data\": 42}\n" : "{\"query\":{\"pages\":42}}\n");
+  return {};
+}
+
+void handle_x(Conn* c, std::string_view target, std::string_view headers) {
+  if (opt.status != 200) {
+    const int st = opt.status;
+    std::string extra;
+    if (st == 429) {
+      char b[160];
+      std::snprintf(
+          b, sizeof b,
+          "x-rate-limit-limit: 60\r\nx-rate-limit-remaining: 0\r\nx-rate-limit-reset: %lld\r\n",
+          static_cast<long long>(std::time(nullptr)) + 900);
+      extra = b;
+    }
+    std::string body =
+        st == 400   ? x_invalid("stub error")
+        : st == 401 ? x_problem(401, "Unauthorized", "Unauthorized", "about:blank")
+        : st == 403 ? x_problem(403, "Forbidden", "You are not permitted to use this endpoint.",
+                                "https://api.twitter.com/2/problems/client-forbidden")
+        : st == 429 ? x_problem(429, "Too Many Requests", "Too Many Requests", "about:blank")
+                    : x_problem(st, "Service Unavailable", "stub error", "about:blank");
+    respond(c, http_response(st, body, "application/json; charset=utf-8", extra));
+    return;
+  }
+  if (std::string f = search_failure(true); !f.empty()) {
+    respond(c, f);
+    return;
+  }
+  std::string auth = header_value(headers, "Authorization");
+  if (auth.rfind("Bearer ", 0) != 0 || (!opt.key.empty() && auth.substr(7) != opt.key)) {
+    respond(c, http_response(401, x_problem(401, "Unauthorized", "Unauthorized", "about:blank")));
+    return;
+  }
+  if (!opt.x_errors.empty()) {
+    respond(c, http_response(200, "{\"errors\":[{\"title\":\"Stub Problem\",\"detail\":\"stub " +
+                                      opt.x_errors +
+                                      " problem\",\"type\":\"https://api.twitter.com/2/problems/" +
+                                      opt.x_errors + "\"}]}\n"));
+    return;
+  }
+  const std::string query = url_decoded(query_param(target, "query"));
+  double lng = 0, lat = 0, radius = 0;
+  char unit[4] = {};
+  if (std::sscanf(query.c_str(), "point_radius:[%lf %lf %lf%2s]", &lng, &lat, &radius, unit) != 4) {
+    respond(c, http_response(400, x_invalid("stub: no point_radius operator in " + query)));
+    return;
+  }
+  const double km = std::string(unit) == "mi" ? radius * 1.609344 : radius;
+  if (km <= 0 || km >= 25 * 1.609344) {
+    respond(c,
+            http_response(400, x_invalid("There were errors processing your request: Radius must "
+                                         "be less than 25 miles")));
+    return;
+  }
+  const int max = std::atoi(query_param(target, "max_results").c_str());
+  if (max < 10 || max > 100) {
+    respond(c, http_response(400, x_invalid("The `max_results` query parameter value [" +
+                                            std::to_string(max) + "] is not between 10 and 100")));
+    return;
+  }
+  respond(c, http_response(200, x_body(lat, lng, std::min(opt.results, max))));
+}
+
+void handle_wiki(Conn* c, std::string_view target, std::string_view headers) {
+  if (header_value(headers, "User-Agent").find("herd/") == std::string::npos) {
+    respond(c, http_response(403, "Please set a user-agent and respect our robot policy.\n",
+                             "text/plain"));
+    return;
+  }
+  if (opt.status != 200) {
+    respond(c, http_response(opt.status, kWikiErrorPage, "text/html; charset=utf-8"));
+    return;
+  }
+  if (std::string f = search_failure(false); !f.empty()) {
+    respond(c, f);
+    return;
+  }
+  auto error = [&](const std::string& code, const std::string& info) {
+    respond(c, http_response(
+                   200, "{\"error\":{\"code\":\"" + code + "\",\"info\":\"" + json_escaped(info) +
+                            "\",\"docref\":\"See https://en.wikipedia.org/w/api.php for API "
+                            "usage.\"},\"servedby\":\"stub\"}\n"));
+  };
+  if (!opt.wiki_error.empty()) {
+    error(opt.wiki_error, "stub " + opt.wiki_error + " error");
+    return;
+  }
+  if (query_param(target, "action") != "query" || query_param(target, "generator") != "geosearch") {
+    error("badvalue", "stub: expected action=query&generator=geosearch");
+    return;
+  }
+  double lat = 0, lng = 0;
+  if (std::sscanf(url_decoded(query_param(target, "ggscoord")).c_str(), "%lf|%lf", &lat, &lng) !=
+      2) {
+    error("invalid-coord", "Invalid coordinate provided");
+    return;
+  }
+  const std::string radius_text = query_param(target, "ggsradius");
+  const int radius = std::atoi(radius_text.c_str());
+  if (radius < 10 || radius > 10000) {
+    error("badinteger", "Invalid value \"" + radius_text +
+                            "\" for integer parameter \"ggsradius\": "
+                            "the value must be between 10 and 10000.");
+    return;
+  }
+  const int limit = std::atoi(query_param(target, "ggslimit").c_str());
+  if (limit < 1 || limit > 500) {
+    error("badinteger", "ggslimit must be between 1 and 500");
+    return;
+  }
+  respond(c, http_response(200, wiki_body(lat, lng, radius, std::min(opt.results, limit))));
+}
+
 // Handles one complete request; returns false to close the connection.
 bool handle(Conn* c, std::string_view method, std::string_view target, std::string_view headers,
             std::string_view body) {
@@ -257,12 +536,23 @@ bool handle(Conn* c, std::string_view method, std::string_view target, std::stri
     char buf[256];
     std::snprintf(buf, sizeof buf,
                   "{\"requests\": %" PRIu64 ", \"connections\": %" PRIu64
-                  ", \"max_connections\": %" PRIu64 ", \"max_pending\": %" PRIu64 "}\n",
+                  ", \"max_connections\": %" PRIu64 ", \"max_pending\": %" PRIu64
+                  ", \"last_target\": \"",
                   g_requests - 1, g_open, g_max_open, g_max_pending);
-    write_raw(c, http_response(200, buf));
+    write_raw(c, http_response(200, buf + json_escaped(g_last_target) + "\"}\n"));
     return true;
   }
   if (opt.close_conn) return false;
+  if (method == "GET" && target.find("/2/tweets/search/recent") != std::string_view::npos) {
+    g_last_target = target;
+    handle_x(c, target, headers);
+    return true;
+  }
+  if (method == "GET" && target.find("api.php") != std::string_view::npos) {
+    g_last_target = target;
+    handle_wiki(c, target, headers);
+    return true;
+  }
   const bool legacy = method == "GET" && target.find("nearbysearch") != std::string_view::npos;
   const bool fresh = method == "POST" && target.find("searchNearby") != std::string_view::npos;
   double lat = 0, lng = 0;
@@ -317,6 +607,11 @@ bool handle(Conn* c, std::string_view method, std::string_view target, std::stri
   } else {
     response = http_response(200, new_body(lat, lng, count));
   }
+  respond(c, std::move(response));
+  return true;
+}
+
+void respond(Conn* c, std::string response) {
   if (opt.slow_body_ms > 0) {
     std::size_t half = response.size() - (response.size() - response.find("\r\n\r\n")) / 2;
     send_later(c, response.substr(0, half), opt.latency_ms, response.substr(half));
@@ -325,7 +620,6 @@ bool handle(Conn* c, std::string_view method, std::string_view target, std::stri
   } else {
     write_raw(c, std::move(response));
   }
-  return true;
 }
 
 void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
@@ -389,7 +683,8 @@ void on_connection(uv_stream_t* server, int status) {
       "usage: places-stub [--port 0] [--latency-ms N] [--status CODE] [--garbage] [--wrong-shape] "
       "[--close]\n"
       "                   [--slow-body-ms N] [--results N] [--legacy-status WORD] [--key KEY] "
-      "[--crlf]\n",
+      "[--crlf]\n"
+      "                   [--body-file F] [--x-errors PROBLEM-TYPE] [--wiki-error CODE]\n",
       stderr);
   std::exit(2);
 }
@@ -427,6 +722,10 @@ int main(int argc, char** argv) {
       opt.key = value();
     else if (a == "--body-file")
       opt.body_file = value();
+    else if (a == "--x-errors")
+      opt.x_errors = value();
+    else if (a == "--wiki-error")
+      opt.wiki_error = value();
     else
       usage();
   }

@@ -1,6 +1,8 @@
 #pragma once
-// The Google providers (PROTOCOL.md section 4): `google-legacy` (Nearby Search, GET) and
-// `google` (Places API New, POST searchNearby), over this loop's HttpClient. Identical
+// The providers that ask an HTTP API (PROTOCOL.md section 4), over this loop's HttpClient:
+// `google-legacy` (Nearby Search, GET), `google` (Places API New, POST searchNearby), `x`
+// (X API v2 recent search, GET, bearer token) and `wikipedia` (MediaWiki GeoSearch, GET,
+// no key). Identical
 // lookups in flight at once (same provider, location and radius) share one upstream
 // request; each waiter gets its own bound. At most kMaxLookupsInFlight upstream requests
 // run at once per worker loop (PROTOCOL.md section 10); later lookups wait, in order,
@@ -19,12 +21,12 @@
 
 namespace herd {
 
-class GoogleProvider final : public PlacesProvider {
+class UpstreamProvider final : public PlacesProvider {
  public:
   static constexpr std::size_t kMaxLookupsInFlight = 64;
 
-  // key: the API key (never logged). legacy selects the API.
-  GoogleProvider(uv_loop_t* loop, const PlacesConfig& config, std::string key);
+  // key: the API key or bearer token (never logged; empty for wikipedia).
+  UpstreamProvider(uv_loop_t* loop, const PlacesConfig& config, std::string key);
   bool init(std::string* error) { return http_.init(error); }
 
   bool lookup(const PlacesQuery& query, std::string& json, Done done) override;
@@ -43,6 +45,8 @@ class GoogleProvider final : public PlacesProvider {
     std::vector<Waiter> waiters;
     std::uint64_t started_ms = 0;
     std::string location, metres;  // for the log line
+    Location at;                   // shared by every waiter (the coalescing key)
+    double radius_km = 0;
     HttpRequest request;
   };
 
@@ -51,7 +55,6 @@ class GoogleProvider final : public PlacesProvider {
 
   const PlacesConfig& config_;
   std::string key_;
-  bool legacy_;
   uv_loop_t* loop_;
   HttpClient http_;
   // Lookups started or waiting for a slot, by coalescing key.

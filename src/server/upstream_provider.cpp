@@ -1,7 +1,9 @@
-#include "server/google_provider.hpp"
+#include "server/upstream_provider.hpp"
 
 #include "core/decimal_format.hpp"
 #include "core/places_json.hpp"
+#include "core/places_wikipedia.hpp"
+#include "core/places_x.hpp"
 #include "server/logging.hpp"
 
 namespace herd {
@@ -25,20 +27,21 @@ std::string metres(double radius_km) {
 
 }  // namespace
 
-GoogleProvider::GoogleProvider(uv_loop_t* loop, const PlacesConfig& config, std::string key)
-    : config_(config),
-      key_(std::move(key)),
-      legacy_(config.provider == PlacesProviderKind::google_legacy),
-      loop_(loop),
-      http_(loop) {}
+UpstreamProvider::UpstreamProvider(uv_loop_t* loop, const PlacesConfig& config, std::string key)
+    : config_(config), key_(std::move(key)), loop_(loop), http_(loop) {}
 
-HttpRequest GoogleProvider::build_request(const PlacesConfig& config, const std::string& key,
-                                          std::string_view location_text, double radius_km) {
+HttpRequest UpstreamProvider::build_request(const PlacesConfig& config, const std::string& key,
+                                            std::string_view location_text, double radius_km) {
   HttpRequest req;
   req.timeout_ms = static_cast<long>(config.timeout_ms);
   req.secret = key;
   auto [lat, lng] = split_location(location_text);
-  if (config.provider == PlacesProviderKind::google_legacy) {
+  if (config.provider == PlacesProviderKind::x) {
+    req.url = x_search_url(config.endpoint, lat, lng, radius_km);
+    req.headers = {"Authorization: Bearer " + key};
+  } else if (config.provider == PlacesProviderKind::wikipedia) {
+    req.url = wikipedia_search_url(config.endpoint, lat, lng, radius_km);
+  } else if (config.provider == PlacesProviderKind::google_legacy) {
     std::string base = config.endpoint.empty()
                            ? "https://maps.googleapis.com/maps/api/place/nearbysearch/json"
                            : config.endpoint;
@@ -60,7 +63,7 @@ HttpRequest GoogleProvider::build_request(const PlacesConfig& config, const std:
   return req;
 }
 
-bool GoogleProvider::lookup(const PlacesQuery& q, std::string&, Done done) {
+bool UpstreamProvider::lookup(const PlacesQuery& q, std::string&, Done done) {
   const std::string radius = metres(q.radius_km);
   std::string key = std::string(q.location_text) + " " + radius;
   if (!config_.coalesce) key += " #" + std::to_string(next_uncoalesced_++);  // never matches
@@ -75,6 +78,11 @@ bool GoogleProvider::lookup(const PlacesQuery& q, std::string&, Done done) {
   entry->waiters.push_back(Waiter{q.bound, std::move(done)});
   entry->location = std::string(q.location_text);
   entry->metres = radius;
+  if (const double searched = searched_radius_km(config_.provider, q.radius_km);
+      searched != q.radius_km)
+    entry->metres += " (searched " + metres(searched) + " m, the API's limit)";
+  entry->at = q.at;
+  entry->radius_km = q.radius_km;
   entry->request = build_request(config_, key_, q.location_text, q.radius_km);
   in_flight_.emplace(key, entry);
   try {
@@ -90,7 +98,7 @@ bool GoogleProvider::lookup(const PlacesQuery& q, std::string&, Done done) {
   return false;
 }
 
-void GoogleProvider::send(const std::string& key, const std::shared_ptr<InFlight>& entry) {
+void UpstreamProvider::send(const std::string& key, const std::shared_ptr<InFlight>& entry) {
   ++running_;
   entry->started_ms = uv_now(loop_);
   HttpRequest req = std::move(entry->request);
@@ -106,8 +114,10 @@ void GoogleProvider::send(const std::string& key, const std::shared_ptr<InFlight
     --running_;
     const std::uint64_t ms = uv_now(loop_) - entry->started_ms;
     std::string status;  // every waiter gets the same status word; logged once
+    UpstreamQuery uq{config_.provider, config_.endpoint, entry->at, entry->radius_km, 0};
     for (std::size_t i = 0; i < entry->waiters.size(); ++i) {
-      std::string json = places_reply_json(legacy_, r, entry->waiters[i].bound);
+      uq.bound = entry->waiters[i].bound;
+      std::string json = places_reply_json(uq, r);
       if (i == 0) status = json_status_word(json);
       try {
         entry->waiters[i].done(std::move(json));
