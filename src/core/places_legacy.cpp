@@ -23,6 +23,10 @@ std::string rendered_number(double v) {
 
 }  // namespace
 
+bool on_earth(double lat, double lng) {
+  return lat >= -90 && lat <= 90 && lng >= -180 && lng <= 180;  // false for NaN too
+}
+
 LegacyResult& LegacyResult::location(double lat, double lng) {
   members_.emplace_back(
       "geometry",

@@ -9,6 +9,10 @@
 
 namespace herd {
 
+// A latitude in [-90, 90] and a longitude in [-180, 180] (an upstream's point outside
+// them cannot be placed).
+bool on_earth(double lat, double lng);
+
 // One entry of "results", laid out like Google's pretty-printer: members in
 // alphabetical order, three-space indentation, strings escaped.
 class LegacyResult {

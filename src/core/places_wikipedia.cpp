@@ -54,7 +54,7 @@ bool read_page(simdjson::dom::element p, Location at, Article& a) {
   if (!c.is_object() || c["lat"].get(a.lat) != simdjson::SUCCESS ||
       c["lon"].get(a.lng) != simdjson::SUCCESS)
     return false;
-  if (!std::isfinite(a.lat) || !std::isfinite(a.lng)) return false;
+  if (!on_earth(a.lat, a.lng)) return false;
   a.km = distance_km(at, Location{a.lat, a.lng});
   return std::isfinite(a.km);
 }

@@ -163,7 +163,7 @@ bool translate_x_json(const UpstreamResult& r, int bound, std::string& out, std:
             ++n;
           }
         }
-        if (n == 4) {
+        if (n == 4 && on_earth((b[1] + b[3]) / 2, (b[0] + b[2]) / 2)) {
           pl.has_centre = true;
           pl.lat = (b[1] + b[3]) / 2;
           pl.lng = (b[0] + b[2]) / 2;
@@ -199,7 +199,7 @@ bool translate_x_json(const UpstreamResult& r, int bound, std::string& out, std:
         simdjson::dom::array point;
         if (geo["coordinates"]["coordinates"].get(point) == simdjson::SUCCESS &&
             point.size() == 2 && point.at(0).get(post.lng) == simdjson::SUCCESS &&
-            point.at(1).get(post.lat) == simdjson::SUCCESS)
+            point.at(1).get(post.lat) == simdjson::SUCCESS && on_earth(post.lat, post.lng))
           placed = true;
       }
       if (place) post.place = place->name;

@@ -57,6 +57,32 @@ TEST_CASE("every key parsed") {
   CHECK_FALSE(c->places.coalesce);
 }
 
+TEST_CASE("the x provider reads its bearer token from X_BEARER_TOKEN; wikipedia takes no key") {
+  std::string err;
+  auto x = parse_config("[places]\nprovider = \"x\"\n" + kServers, "h.toml", &err);
+  REQUIRE_MESSAGE(x, err);
+  CHECK(x->places.provider == PlacesProviderKind::x);
+  CHECK(x->places.key_env == "X_BEARER_TOKEN");
+  auto named =
+      parse_config("[places]\nprovider = \"x\"\nkey_env = \"MY_X\"\n" + kServers, "h.toml", &err);
+  REQUIRE_MESSAGE(named, err);
+  CHECK(named->places.key_env == "MY_X");
+  auto w = parse_config(
+      "[places]\nprovider = \"wikipedia\"\nendpoint = "
+      "\"https://de.wikipedia.org/w/api.php\"\n" +
+          kServers,
+      "h.toml", &err);
+  REQUIRE_MESSAGE(w, err);
+  CHECK(w->places.provider == PlacesProviderKind::wikipedia);
+  CHECK(w->places.key_env.empty());
+  CHECK(w->places.endpoint == "https://de.wikipedia.org/w/api.php");
+  CHECK(error_of("[places]\nprovider = \"wikipedia\"\nkey_env = \"K\"\n" + kServers) ==
+        "dir/h.toml:3:11: places.key_env: the wikipedia provider takes no key (remove key_env)");
+  CHECK(error_of("[places]\nprovider = \"twitter\"\n" + kServers)
+            .find("must be \"offline\", \"google\", \"google-legacy\", \"x\" or "
+                  "\"wikipedia\", not \"twitter\"") != std::string::npos);
+}
+
 TEST_CASE("errors name the file, the position, the key and the problem") {
   CHECK(error_of("[herd]\nworkerz = 1\n" + kServers) ==
         "dir/h.toml:2:1: herd.workerz: unknown key");
