@@ -27,7 +27,7 @@ std::string_view status_for_http(long http_status) {
 double searched_radius_km(PlacesProviderKind provider, double radius_km) {
   switch (provider) {
     case PlacesProviderKind::x:
-      return std::min(radius_km, kXMaxRadiusKm);
+      return std::clamp(radius_km, kXMinRadiusKm, kXMaxRadiusKm);
     case PlacesProviderKind::wikipedia:
       return std::clamp(radius_km, kWikipediaMinRadiusKm, kWikipediaMaxRadiusKm);
     default:

@@ -108,8 +108,9 @@ bool translate_wikipedia_json(const UpstreamResult& r, Location at, double radiu
     // formatversion=2 gives an array; a site too old for it, an object keyed by page id.
     auto take = [&](simdjson::dom::element p) {
       Article a;
-      // Within the radius asked, with a metre to spare for the two sites' rounding.
-      if (read_page(p, at, a) && a.km <= radius_km + 0.001) articles.push_back(a);
+      // Within the radius asked (GeoSearch's Earth radius differs from ours by parts per
+      // million: 0.01% to spare).
+      if (read_page(p, at, a) && a.km <= radius_km * 1.0001) articles.push_back(a);
     };
     if (simdjson::dom::array arr; pages.get(arr) == simdjson::SUCCESS) {
       for (simdjson::dom::element p : arr) take(p);

@@ -11,7 +11,9 @@ namespace herd {
 
 // X's point_radius operator takes at most 25 miles: a WHATSAT asking for more is
 // answered with the posts within 40 km (every one of them is within the radius asked).
+// The radius goes in km with three decimals: one under a metre searches a metre.
 constexpr double kXMaxRadiusKm = 40.0;
+constexpr double kXMinRadiusKm = 0.001;
 // Posts asked for per search (X takes 10 to 100): the most a WHATSAT can want, so one
 // search serves every bound of the lookups it coalesces.
 constexpr int kXMaxResults = 20;

@@ -77,7 +77,7 @@ bool UpstreamProvider::lookup(const PlacesQuery& q, std::string&, Done done) {
   auto entry = std::make_shared<InFlight>();
   entry->waiters.push_back(Waiter{q.bound, std::move(done)});
   entry->location = std::string(q.location_text);
-  entry->metres = radius;
+  entry->metres = radius + " m";
   if (const double searched = searched_radius_km(config_.provider, q.radius_km);
       searched != q.radius_km)
     entry->metres += " (searched " + metres(searched) + " m, the API's limit)";
@@ -126,7 +126,7 @@ void UpstreamProvider::send(const std::string& key, const std::shared_ptr<InFlig
       }
     }
     log().info(
-        "places {} lookup at {} radius {} m: {}, HTTP {}, {} ms upstream, {} waiter(s), {} "
+        "places {} lookup at {} radius {}: {}, HTTP {}, {} ms upstream, {} waiter(s), {} "
         "coalesced{}",
         config_.provider_name, entry->location, entry->metres, status, r.http_status, ms,
         entry->waiters.size(), entry->waiters.size() - 1,

@@ -119,6 +119,7 @@ TEST_CASE("x: the request names the point longitude first, in km, capped at 40 k
             .rfind("http://127.0.0.1:9/s?v=1&query=", 0) == 0);
   CHECK(searched_radius_km(PlacesProviderKind::x, 50) == 40);
   CHECK(searched_radius_km(PlacesProviderKind::x, 12.5) == 12.5);
+  CHECK(x_search_url("", "1", "2", 0.0001).find("%5B2%201%200.001km%5D") != std::string::npos);
 }
 
 TEST_CASE("x: posts newest first, placed by their point or their place's box, text escaped") {
