@@ -35,10 +35,11 @@ class CliTest(HerdTestCase):
             self.assertEqual(r.returncode, 2, args)
             self.assertIn("usage:", r.stderr)
 
-    def test_check_accepts_the_default_herd_toml(self):
-        r = run("--config", os.path.join(SOURCE_ROOT, "herd.toml"), "--check")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("OK (5 servers)", r.stdout)
+    def test_check_accepts_the_default_herd_toml_and_the_wikipedia_one(self):
+        for name in ("herd.toml", "herd-wikipedia.toml"):
+            r = run("--config", os.path.join(SOURCE_ROOT, name), "--check")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("OK (5 servers)", r.stdout)
 
     def test_check_names_file_line_key_and_problem(self):
         path = write_config('[herd]\nworkers = "many"\n[[server]]\nname = "A"\nport = 1\n')
