@@ -242,7 +242,8 @@ class ConcurrencyTest(PlacesTestCase):
         self.assertEqual(ready, [], "a WHATSAT reply arrived before the stub's latency")
         other.close()
         for _ in range(200):
-            self.assertEqual(json.loads(body_of(c.read_whatsat())[1])["status"], "OK")
+            doc = json.loads(body_of(c.read_whatsat())[1])
+            self.assertEqual(doc["status"], "OK", doc)
 
     def test_a_client_that_leaves_before_its_lookup_ends(self):
         h, stub, c = self.start(stub_args=("--latency-ms", str(int(300 * scaled(1)))))
