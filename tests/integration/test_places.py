@@ -43,6 +43,8 @@ def body_of(reply):
 
 
 class PlacesTestCase(HerdTestCase):
+    secret = KEY  # never in a reply
+
     def start(self, provider="google-legacy", stub_args=(), timeout_ms=None, endpoint=None, workers=2,
               stub_key=KEY):
         # Lookups that are meant to succeed get ample time, even in the sanitizer builds.
@@ -67,7 +69,7 @@ class PlacesTestCase(HerdTestCase):
         self.assertTrue(body.endswith(b"}\n\n"), reply)
         self.assertNotIn(b"\n\n", body[:-2])
         self.assertNotIn(b"\r", body)
-        self.assertNotIn(KEY.encode(), reply)
+        self.assertNotIn(self.secret.encode(), reply)
         return json.loads(body)
 
     def assert_error(self, doc, status, message_part=""):

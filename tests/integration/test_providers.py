@@ -22,6 +22,7 @@ def stub_stats(stub):
 class ProviderCase(PlacesTestCase):
     provider = None
     path = None
+    secret = TOKEN
 
     def start(self, stub_args=(), timeout_ms=None, endpoint=None, workers=2, stub_key=TOKEN):
         timeout_ms = timeout_ms or int(10000 * scaled(1))
@@ -38,15 +39,18 @@ class ProviderCase(PlacesTestCase):
         self.addCleanup(lambda: self.assertNotIn(TOKEN, h.log("Ball")))
         return h, stub, c
 
-    def whatsat(self, c, radius=10, bound=5, cid="kiwi"):
-        c.send(f"WHATSAT {cid} {radius} {bound}\n")
-        reply = c.read_whatsat()
-        at, body = body_of(reply)
-        self.assertTrue(at.startswith(b"AT Ball "), reply)
-        self.assertTrue(body.endswith(b"}\n\n"), reply)
-        self.assertNotIn(b"\n\n", body[:-2])
-        self.assertNotIn(TOKEN.encode(), reply)
-        return json.loads(body)
+    def check_coalescing(self, radius):
+        h, stub, c = self.start(stub_args=("--latency-ms", str(int(500 * scaled(1)))), workers=1)
+        before = stub.requests()
+        clients = [h.client() for _ in range(10)]
+        for i, cc in enumerate(clients):
+            cc.send(f"WHATSAT kiwi {radius} {i + 1}\n")
+        for i, cc in enumerate(clients):
+            doc = json.loads(body_of(cc.read_whatsat())[1])
+            self.assertEqual(len(doc["results"]), i + 1)  # each waiter gets its own bound
+            cc.close()
+        self.assertLess(stub.requests() - before, 10)
+        h.wait_for_log("Ball", "coalesced")
 
     def each_failure(self, cases):
         for args, word, part in cases:
@@ -131,17 +135,7 @@ class XTest(ProviderCase):
         self.assert_error(self.whatsat(c), "UNKNOWN_ERROR", f"did not answer within {timeout_ms} ms")
 
     def test_identical_lookups_in_flight_share_one_search(self):
-        h, stub, c = self.start(stub_args=("--latency-ms", str(int(500 * scaled(1)))), workers=1)
-        before = stub.requests()
-        clients = [h.client() for _ in range(10)]
-        for i, cc in enumerate(clients):
-            cc.send(f"WHATSAT kiwi 10 {i + 1}\n")
-        for i, cc in enumerate(clients):
-            doc = json.loads(body_of(cc.read_whatsat())[1])
-            self.assertEqual(len(doc["results"]), i + 1)
-            cc.close()
-        self.assertLess(stub.requests() - before, 10)
-        h.wait_for_log("Ball", "coalesced")
+        self.check_coalescing(radius=10)
 
     def test_without_a_token_the_server_refuses_to_start(self):
         h = self.herd(places_extra='provider = "x"')
@@ -230,17 +224,7 @@ class WikipediaTest(ProviderCase):
         self.assertEqual(self.whatsat(c)["status"], "OK")
 
     def test_identical_lookups_in_flight_share_one_search(self):
-        h, stub, c = self.start(stub_args=("--latency-ms", str(int(500 * scaled(1)))), workers=1)
-        before = stub.requests()
-        clients = [h.client() for _ in range(10)]
-        for i, cc in enumerate(clients):
-            cc.send(f"WHATSAT kiwi 3 {i + 1}\n")
-        for i, cc in enumerate(clients):
-            doc = json.loads(body_of(cc.read_whatsat())[1])
-            self.assertEqual(len(doc["results"]), i + 1)
-            cc.close()
-        self.assertLess(stub.requests() - before, 10)
-        h.wait_for_log("Ball", "coalesced")
+        self.check_coalescing(radius=3)
 
     def test_a_key_is_refused_in_the_config(self):
         h = self.herd(places_extra='provider = "wikipedia"\nkey_env = "WIKI_KEY"')
