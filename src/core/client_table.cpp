@@ -1,53 +1,72 @@
 #include "core/client_table.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace herd {
+
+void ClientTable::Slot::set(const Record* r, std::uint64_t hash) {
+  const auto p = reinterpret_cast<std::uint64_t>(r);
+  if (p >> kTagShift) {
+    std::fputs("herd: a record's address uses more than 48 bits; the client table cannot tag it\n",
+               stderr);
+    std::abort();
+  }
+  bits = p | (tag_of(hash) << kTagShift);
+}
 
 ClientTable::~ClientTable() {
   for (auto& s : stripes_) {
     for (auto& slot : s.slots) {
-      if (slot.rec) RecordRef::adopt(slot.rec);  // releases the table's reference
+      if (!slot.empty()) RecordRef::adopt(slot.rec());  // releases the table's reference
     }
   }
 }
 
+std::size_t ClientTable::home(std::uint64_t hash, std::size_t size) {
+  // Bits 8..39 of the hash (0..7 chose the stripe, 48..63 are the tag) scaled to the size.
+  return static_cast<std::size_t>(((hash >> 8) & 0xffffffffu) * size >> 32);
+}
+
 void ClientTable::grow(Stripe& s) {
+  // Half as large again: the load stays between 8/15 and 4/5 (about 12 bytes of slots per
+  // client). The full hash is not stored: it is computed again from each client id.
   std::vector<Slot> old;
   old.swap(s.slots);
-  s.slots.assign(old.empty() ? 16 : old.size() * 2, Slot{});
+  s.slots.assign(old.empty() ? 16 : old.size() + old.size() / 2, Slot{});
   ++s.generation;
-  const std::size_t mask = s.slots.size() - 1;
+  const std::size_t n = s.slots.size();
   for (const Slot& o : old) {
-    if (!o.rec) continue;
-    std::size_t i = (o.hash >> 8) & mask;
-    while (s.slots[i].rec) i = (i + 1) & mask;
+    if (o.empty()) continue;
+    std::size_t i = home(o.rec()->id_hash(), n);
+    while (!s.slots[i].empty()) i = i + 1 == n ? 0 : i + 1;
     s.slots[i] = o;
   }
 }
 
 bool ClientTable::offer(const RecordRef& rec) {
-  const std::uint64_t h = rec->id_hash();
   const std::string_view id = rec->client_id();
+  const std::uint64_t h = hash_client_id(id);
+  const std::uint64_t tag = Slot::tag_of(h);
   Stripe& s = stripe_of(stripes_, h);
   const Record* replaced = nullptr;
   {
     std::lock_guard lock(s.mu);
-    // Keep the load factor at or below 3/4.
-    if ((s.used + 1) * 4 > s.slots.size() * 3) grow(s);
-    const std::size_t mask = s.slots.size() - 1;
-    std::size_t i = (h >> 8) & mask;
-    for (;; i = (i + 1) & mask) {
+    // Keep the load factor at or below 4/5.
+    if ((s.used + 1) * 5 > s.slots.size() * 4) grow(s);
+    const std::size_t n = s.slots.size();
+    for (std::size_t i = home(h, n);; i = i + 1 == n ? 0 : i + 1) {
       Slot& slot = s.slots[i];
-      if (!slot.rec) {
-        slot.hash = h;
-        slot.rec = RecordRef(rec).leak();
+      if (slot.empty()) {
+        slot.set(RecordRef(rec).leak(), h);
         ++s.used;
         size_.fetch_add(1, std::memory_order_relaxed);
         return true;
       }
-      if (slot.hash == h && slot.rec->client_id() == id) {
-        if (!is_newer(*rec, *slot.rec)) return false;
-        replaced = slot.rec;
-        slot.rec = RecordRef(rec).leak();
+      if (slot.tag() == tag && slot.rec()->client_id() == id) {
+        if (!is_newer(*rec, *slot.rec())) return false;
+        replaced = slot.rec();
+        slot.set(RecordRef(rec).leak(), h);
         break;
       }
     }
@@ -58,14 +77,16 @@ bool ClientTable::offer(const RecordRef& rec) {
 
 RecordRef ClientTable::find(std::string_view client_id) const {
   const std::uint64_t h = hash_client_id(client_id);
+  const std::uint64_t tag = Slot::tag_of(h);
   Stripe& s = stripe_of(stripes_, h);
   std::lock_guard lock(s.mu);
   if (s.slots.empty()) return {};
-  const std::size_t mask = s.slots.size() - 1;
-  for (std::size_t i = (h >> 8) & mask;; i = (i + 1) & mask) {
+  const std::size_t n = s.slots.size();
+  for (std::size_t i = home(h, n);; i = i + 1 == n ? 0 : i + 1) {
     const Slot& slot = s.slots[i];
-    if (!slot.rec) return {};
-    if (slot.hash == h && slot.rec->client_id() == client_id) return RecordRef::share(slot.rec);
+    if (slot.empty()) return {};
+    if (slot.tag() == tag && slot.rec()->client_id() == client_id)
+      return RecordRef::share(slot.rec());
   }
 }
 
@@ -77,8 +98,8 @@ bool ClientTable::snapshot_stripe(std::size_t stripe, StripeCursor& cursor, std:
   std::size_t taken = 0;
   for (; cursor.slot < s.slots.size() && taken < max_records; ++cursor.slot) {
     const Slot& slot = s.slots[cursor.slot];
-    if (slot.rec) {
-      out.push_back(RecordRef::share(slot.rec));
+    if (!slot.empty()) {
+      out.push_back(RecordRef::share(slot.rec()));
       ++taken;
     }
   }

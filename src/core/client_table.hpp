@@ -46,13 +46,24 @@ class ClientTable {
   std::size_t size() const { return size_.load(std::memory_order_relaxed); }
 
  private:
+  // 8 bytes: a record pointer (owned: one reference, released by the destructor) with 16
+  // bits of its client id's hash in the top bits, which user-space pointers leave zero
+  // on Linux (47-bit addresses unless a program asks the kernel for more). Probes
+  // compare the tags and read a record only when they match.
   struct Slot {
-    std::uint64_t hash = 0;
-    const Record* rec = nullptr;  // owned: one reference, released by the destructor
+    std::uint64_t bits = 0;
+    static constexpr int kTagShift = 48;
+    static std::uint64_t tag_of(std::uint64_t hash) { return hash >> kTagShift; }
+    const Record* rec() const {
+      return reinterpret_cast<const Record*>(bits & ((std::uint64_t{1} << kTagShift) - 1));
+    }
+    std::uint64_t tag() const { return bits >> kTagShift; }
+    bool empty() const { return bits == 0; }
+    void set(const Record* r, std::uint64_t hash);
   };
   struct alignas(64) Stripe {
     mutable std::mutex mu;
-    std::vector<Slot> slots;  // size 0 or a power of two
+    std::vector<Slot> slots;  // empty, or 16 grown by half each time; linear probing
     std::size_t used = 0;
     std::uint64_t generation = 1;  // changes whenever slots are rehashed
   };
@@ -61,6 +72,8 @@ class ClientTable {
     return const_cast<Stripe&>(s[h & (kStripes - 1)]);
   }
   static void grow(Stripe& s);
+  // The slot a hash probes first in a table of `size` slots.
+  static std::size_t home(std::uint64_t hash, std::size_t size);
 
   std::array<Stripe, kStripes> stripes_;
   std::atomic<std::size_t> size_{0};

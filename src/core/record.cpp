@@ -4,6 +4,9 @@
 #include <cstring>
 #include <new>
 #include <random>
+#include <stdexcept>
+
+#include "core/fields.hpp"
 
 namespace herd {
 
@@ -79,6 +82,7 @@ std::uint64_t hash_client_id(std::string_view id) {
 }
 
 Record* Record::allocate(std::size_t line_len) {
+  if (line_len >= UINT32_MAX) throw std::length_error("AT line too long");
   void* mem = std::malloc(sizeof(Record) + line_len + 1);
   if (!mem) throw std::bad_alloc();
   Record* r = new (mem) Record();
@@ -87,31 +91,37 @@ Record* Record::allocate(std::size_t line_len) {
   return r;
 }
 
-bool Record::set_fields(std::size_t id_off, std::size_t id_len, std::size_t loc_off,
-                        std::size_t loc_len, Timestamp time) {
-  if (id_off > UINT16_MAX || id_len > UINT16_MAX || loc_off > UINT16_MAX || loc_len > UINT32_MAX)
-    return false;
-  id_off_ = static_cast<std::uint16_t>(id_off);
-  id_len_ = static_cast<std::uint16_t>(id_len);
-  loc_off_ = static_cast<std::uint16_t>(loc_off);
-  loc_len_ = static_cast<std::uint32_t>(loc_len);
-  sec_ = time.sec;
-  nsec_ = time.nsec;
-  hash_ = hash_client_id(client_id());
-  return true;
+std::string_view Record::field(std::size_t k) const {
+  const std::string_view l = line();
+  std::size_t i = 0;
+  const std::size_t n = l.size();
+  for (std::size_t f = 0;; ++f) {
+    while (i < n && is_space(l[i])) ++i;
+    const std::size_t start = i;
+    while (i < n && !is_space(l[i])) ++i;
+    if (f == k || i == n) return l.substr(start, i - start);
+  }
 }
 
-RecordRef RecordRef::from_at_line(std::string_view at_line, const Message& m) {
+Timestamp Record::client_time() const {
+  // The last field, read from the end (white space after it is skipped).
+  const std::string_view l = line();
+  std::size_t e = l.size();
+  while (e > 0 && is_space(l[e - 1])) --e;
+  std::size_t b = e;
+  while (b > 0 && !is_space(l[b - 1])) --b;
+  return parse_client_time(l.substr(b, e - b)).value_or(Timestamp{});
+}
+
+std::uint64_t Record::id_hash() const {
+  return hash_client_id(client_id());
+}
+
+RecordRef RecordRef::from_at_line(std::string_view at_line, const Message&) {
   Record* r = Record::allocate(at_line.size());
   RecordRef ref;
   ref.r_ = r;
   std::memcpy(r->text(), at_line.data(), at_line.size());
-  if (!r->set_fields(static_cast<std::size_t>(m.client_id.data() - at_line.data()),
-                     m.client_id.size(),
-                     static_cast<std::size_t>(m.location_text.data() - at_line.data()),
-                     m.location_text.size(), m.client_time)) {
-    return {};
-  }
   return ref;
 }
 
@@ -121,6 +131,8 @@ RecordRef RecordRef::from_iamat(std::string_view server, Timestamp now, const Me
   const std::size_t len = 3 + server.size() + 1 + diff_len + 1 + m.client_id.size() + 1 +
                           m.location_text.size() + 1 + m.time_text.size();
   Record* r = Record::allocate(len);
+  RecordRef ref;
+  ref.r_ = r;
   char* p = r->text();
   auto put = [&p](std::string_view s) {
     std::memcpy(p, s.data(), s.size());
@@ -131,17 +143,11 @@ RecordRef RecordRef::from_iamat(std::string_view server, Timestamp now, const Me
   *p++ = ' ';
   put(std::string_view(diff, diff_len));
   *p++ = ' ';
-  const std::size_t id_off = static_cast<std::size_t>(p - r->text());
   put(m.client_id);
   *p++ = ' ';
-  const std::size_t loc_off = static_cast<std::size_t>(p - r->text());
   put(m.location_text);
   *p++ = ' ';
   put(m.time_text);
-  RecordRef ref;
-  ref.r_ = r;
-  // Cannot fail: the id starts within 3 + 64 + 1 + 31 + 1 bytes of a line herd builds.
-  r->set_fields(id_off, m.client_id.size(), loc_off, m.location_text.size(), m.client_time);
   return ref;
 }
 

@@ -14,38 +14,34 @@
 
 namespace herd {
 
-// One heap block: this header followed by the AT line and a '\n'. Immutable after
-// creation except for the reference count, so any thread may read it.
+// One heap block: an 8-byte header followed by the AT line and a '\n'. Immutable after
+// creation except for the reference count, so any thread may read it. Only the line is
+// stored: the client id, location and client time are read from it when asked for (a
+// scan of the line's first fields, or of its last one), which keeps a stored client to
+// the line's length plus 8 bytes (and malloc's 8).
 class Record {
  public:
   std::string_view line() const { return {text(), line_len_}; }          // without '\n'
   std::string_view line_nl() const { return {text(), line_len_ + 1u}; }  // with '\n'
-  std::string_view client_id() const { return {text() + id_off_, id_len_}; }
-  std::string_view location_text() const { return {text() + loc_off_, loc_len_}; }
-  Timestamp client_time() const { return Timestamp{sec_, nsec_}; }
-  std::uint64_t id_hash() const { return hash_; }
+  std::string_view client_id() const { return field(3); }
+  std::string_view location_text() const { return field(4); }
+  Timestamp client_time() const;
+  std::uint64_t id_hash() const;
 
  private:
   friend class RecordRef;
   Record() = default;
   // Allocates a block for a line of line_len bytes, with the '\n' already written.
   static Record* allocate(std::size_t line_len);
-  // False (nothing set) when an offset does not fit its field (see from_at_line).
-  bool set_fields(std::size_t id_off, std::size_t id_len, std::size_t loc_off, std::size_t loc_len,
-                  Timestamp time);
   const char* text() const { return reinterpret_cast<const char*>(this + 1); }
   char* text() { return reinterpret_cast<char*>(this + 1); }
+  // Field k (0: "AT") of the line, which was validated when the record was built.
+  std::string_view field(std::size_t k) const;
 
-  // 40 bytes. The client id starts within the first 64 KiB of the line and is at most
-  // 256 bytes; the location and the line may be as long as a link line allows.
   std::atomic<std::uint32_t> refs_{1};
   std::uint32_t line_len_ = 0;
-  std::uint64_t hash_ = 0;
-  std::int64_t sec_ = 0;
-  std::uint32_t nsec_ = 0;
-  std::uint32_t loc_len_ = 0;
-  std::uint16_t id_off_ = 0, id_len_ = 0, loc_off_ = 0;
 };
+static_assert(sizeof(Record) == 8);
 
 // Owning, thread-safe reference to a Record (an intrusive shared pointer).
 class RecordRef {
@@ -59,10 +55,9 @@ class RecordRef {
   }
   ~RecordRef() { release(); }
 
-  // Builds the record of an AT line whose fields were parsed into m (kind iamat's
-  // fields plus server and diff, or kind at). The line is copied into the block. Returns
-  // an empty reference when the client id or location starts more than 65,535 bytes into
-  // the line (possible only with padding no server produces).
+  // Builds the record of an AT line whose fields were parsed into m (kind at). The line
+  // is copied into the block; it must hold no '\n' and be shorter than 4 GiB (lines are
+  // bounded far below that).
   static RecordRef from_at_line(std::string_view at_line, const Message& m);
 
   // Builds the AT line for an IAMAT received by `server` at wall-clock time `now`.

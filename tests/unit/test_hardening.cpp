@@ -82,7 +82,7 @@ TEST_CASE("offline provider: an out-of-range radius never scans past the Earth o
   CHECK(p->nearby({0, 0}, 0.0 / 0.0, 20).empty());
 }
 
-TEST_CASE("16-bit record fields: a location longer than 65,535 bytes is stored whole") {
+TEST_CASE("records: a location longer than 65,535 bytes is stored whole") {
   std::string loc = "+1." + std::string(70000, '5') + "-2";
   std::string line = "IAMAT c " + loc + " 1";
   Message m = parse_message(line);
@@ -99,11 +99,21 @@ TEST_CASE("16-bit record fields: a location longer than 65,535 bytes is stored w
   CHECK(back->client_id() == "c");
 }
 
-TEST_CASE("16-bit record fields: an AT line padded past 64 KiB before the id is refused") {
-  std::string at = "AT Ball +0.000000000" + std::string(70000, ' ') + "c +0+0 1";
+TEST_CASE(
+    "records read their fields from the line: an AT line padded past 64 KiB is stored whole") {
+  std::string at = "AT Ball +0.000000000" + std::string(70000, ' ') + "c\t+0+0  1.5 ";
   Message m = parse_message(at);
   REQUIRE(m.kind == MessageKind::at);
-  CHECK_FALSE(RecordRef::from_at_line(at, m));
+  RecordRef r = RecordRef::from_at_line(at, m);
+  REQUIRE(r);
+  CHECK(r->line() == at);
+  CHECK(r->client_id() == "c");
+  CHECK(r->location_text() == "+0+0");
+  CHECK(r->client_time() == Timestamp{1, 500000000});
+  CHECK(r->id_hash() == hash_client_id("c"));
+  ClientTable t;
+  CHECK(t.offer(r));
+  CHECK(t.find("c")->line() == at);
 }
 
 TEST_CASE("time differences on links are at most what a server writes") {
