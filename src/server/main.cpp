@@ -2,7 +2,9 @@
 #include <curl/curl.h>
 
 #include <arpa/inet.h>
+#include <execinfo.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +22,32 @@
 #include "server/tls_context.hpp"
 
 namespace herd {
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+void install_crash_report() {}  // the sanitizers report crashes themselves
+#else
+// A fatal signal writes the signal and a backtrace to stderr (addresses resolvable with
+// addr2line), then the default action runs (a core dump where enabled). Only
+// async-signal-safe calls: backtrace() was called once before, so it does not allocate.
+void on_fatal_signal(int sig) {
+  char head[64];
+  const int n = std::snprintf(head, sizeof head, "herd: fatal signal %d; backtrace:\n", sig);
+  if (n > 0) (void)!write(STDERR_FILENO, head, static_cast<std::size_t>(n));
+  void* frames[64];
+  backtrace_symbols_fd(frames, backtrace(frames, 64), STDERR_FILENO);
+  raise(sig);  // SA_RESETHAND: the default action now
+}
+
+void install_crash_report() {
+  void* warm[1];
+  backtrace(warm, 1);  // loads libgcc's unwinder now, not in the handler
+  struct sigaction sa {};
+  sa.sa_handler = on_fatal_signal;
+  sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) sigaction(sig, &sa, nullptr);
+}
+#endif
 
 // GET /healthz from an admin listener at HOST:PORT (an IP literal); 0 if it answers 200.
 int health_probe(const std::string& target) {
@@ -61,6 +89,7 @@ int health_probe(const std::string& target) {
 }  // namespace herd
 
 int main(int argc, char** argv) {
+  herd::install_crash_report();
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string error;
   auto cli = herd::parse_cli_args(args, &error);
