@@ -147,6 +147,10 @@ TEST_CASE("command line") {
 
 TEST_CASE("log escaping keeps one entry on one line") {
   CHECK(log_escaped("a\nb\rc\td\\e\x01\x7f\xc3\xa9") == "a\\nb\\rc\\td\\\\e\\x01\\x7f\xc3\xa9");
+  CHECK(log_escaped("").empty());
+  CHECK(log_escaped("plain AT line +1+1 1") == "plain AT line +1+1 1");
+  CHECK(log_escaped(std::string("\0\x1f\x7f\x80\\", 5)) == "\\x00\\x1f\\x7f\x80\\\\");
+  CHECK(log_escaped("\n\n") == "\\n\\n");
 }
 
 TEST_CASE("admin listener keys and --health") {
