@@ -7,12 +7,14 @@ namespace herd {
 
 void ClientTable::Slot::set(const Record* r, std::uint64_t hash) {
   const auto p = reinterpret_cast<std::uint64_t>(r);
-  if (p >> kTagShift) {
-    std::fputs("herd: a record's address uses more than 48 bits; the client table cannot tag it\n",
-               stderr);
+  if ((p & 15) != 0 || (p >> (kPtrBits + 4)) != 0) {
+    std::fputs(
+        "herd: a record's address is not 16-byte aligned below 2^48; the client table "
+        "cannot pack it\n",
+        stderr);
     std::abort();
   }
-  bits = p | (tag_of(hash) << kTagShift);
+  bits = (p >> 4) | (frag_of(hash) << kPtrBits);
 }
 
 ClientTable::~ClientTable() {
@@ -23,14 +25,13 @@ ClientTable::~ClientTable() {
   }
 }
 
-std::size_t ClientTable::home(std::uint64_t hash, std::size_t size) {
-  // Bits 8..39 of the hash (0..7 chose the stripe, 48..63 are the tag) scaled to the size.
-  return static_cast<std::size_t>(((hash >> 8) & 0xffffffffu) * size >> 32);
+std::size_t ClientTable::home(std::uint64_t frag, std::size_t size) {
+  return static_cast<std::size_t>((frag * size) >> 20);
 }
 
 void ClientTable::grow(Stripe& s) {
   // Half as large again: the load stays between 8/15 and 4/5 (about 12 bytes of slots per
-  // client). The full hash is not stored: it is computed again from each client id.
+  // client). Homes come from the stored hash fragments: no record is read.
   std::vector<Slot> old;
   old.swap(s.slots);
   s.slots.assign(old.empty() ? 16 : old.size() + old.size() / 2, Slot{});
@@ -38,7 +39,7 @@ void ClientTable::grow(Stripe& s) {
   const std::size_t n = s.slots.size();
   for (const Slot& o : old) {
     if (o.empty()) continue;
-    std::size_t i = home(o.rec()->id_hash(), n);
+    std::size_t i = home(o.frag(), n);
     while (!s.slots[i].empty()) i = i + 1 == n ? 0 : i + 1;
     s.slots[i] = o;
   }
@@ -47,7 +48,7 @@ void ClientTable::grow(Stripe& s) {
 bool ClientTable::offer(const RecordRef& rec) {
   const std::string_view id = rec->client_id();
   const std::uint64_t h = hash_client_id(id);
-  const std::uint64_t tag = Slot::tag_of(h);
+  const std::uint64_t frag = Slot::frag_of(h);
   Stripe& s = stripe_of(stripes_, h);
   const Record* replaced = nullptr;
   {
@@ -55,7 +56,7 @@ bool ClientTable::offer(const RecordRef& rec) {
     // Keep the load factor at or below 4/5.
     if ((s.used + 1) * 5 > s.slots.size() * 4) grow(s);
     const std::size_t n = s.slots.size();
-    for (std::size_t i = home(h, n);; i = i + 1 == n ? 0 : i + 1) {
+    for (std::size_t i = home(frag, n);; i = i + 1 == n ? 0 : i + 1) {
       Slot& slot = s.slots[i];
       if (slot.empty()) {
         slot.set(RecordRef(rec).leak(), h);
@@ -63,7 +64,7 @@ bool ClientTable::offer(const RecordRef& rec) {
         size_.fetch_add(1, std::memory_order_relaxed);
         return true;
       }
-      if (slot.tag() == tag && slot.rec()->client_id() == id) {
+      if (slot.frag() == frag && slot.rec()->client_id() == id) {
         if (!is_newer(*rec, *slot.rec())) return false;
         replaced = slot.rec();
         slot.set(RecordRef(rec).leak(), h);
@@ -77,15 +78,15 @@ bool ClientTable::offer(const RecordRef& rec) {
 
 RecordRef ClientTable::find(std::string_view client_id) const {
   const std::uint64_t h = hash_client_id(client_id);
-  const std::uint64_t tag = Slot::tag_of(h);
+  const std::uint64_t frag = Slot::frag_of(h);
   Stripe& s = stripe_of(stripes_, h);
   std::lock_guard lock(s.mu);
   if (s.slots.empty()) return {};
   const std::size_t n = s.slots.size();
-  for (std::size_t i = home(h, n);; i = i + 1 == n ? 0 : i + 1) {
+  for (std::size_t i = home(frag, n);; i = i + 1 == n ? 0 : i + 1) {
     const Slot& slot = s.slots[i];
     if (slot.empty()) return {};
-    if (slot.tag() == tag && slot.rec()->client_id() == client_id)
+    if (slot.frag() == frag && slot.rec()->client_id() == client_id)
       return RecordRef::share(slot.rec());
   }
 }

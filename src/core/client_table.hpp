@@ -46,18 +46,18 @@ class ClientTable {
   std::size_t size() const { return size_.load(std::memory_order_relaxed); }
 
  private:
-  // 8 bytes: a record pointer (owned: one reference, released by the destructor) with 16
-  // bits of its client id's hash in the top bits, which user-space pointers leave zero
-  // on Linux (47-bit addresses unless a program asks the kernel for more). Probes
-  // compare the tags and read a record only when they match.
+  // 8 bytes: a record's address (16-byte aligned, below 2^48: 44 bits once shifted) and 20
+  // bits of its client id's hash (bits 8..27; bits 0..7 chose the stripe). The slot a
+  // record probes first is computed from those 20 bits, so growing a stripe reads no
+  // record; a probe reads a record only when all 20 bits match.
   struct Slot {
     std::uint64_t bits = 0;
-    static constexpr int kTagShift = 48;
-    static std::uint64_t tag_of(std::uint64_t hash) { return hash >> kTagShift; }
+    static constexpr int kPtrBits = 44;
+    static std::uint64_t frag_of(std::uint64_t hash) { return (hash >> 8) & 0xfffffu; }
     const Record* rec() const {
-      return reinterpret_cast<const Record*>(bits & ((std::uint64_t{1} << kTagShift) - 1));
+      return reinterpret_cast<const Record*>((bits & ((std::uint64_t{1} << kPtrBits) - 1)) << 4);
     }
-    std::uint64_t tag() const { return bits >> kTagShift; }
+    std::uint64_t frag() const { return bits >> kPtrBits; }
     bool empty() const { return bits == 0; }
     void set(const Record* r, std::uint64_t hash);
   };
@@ -72,8 +72,8 @@ class ClientTable {
     return const_cast<Stripe&>(s[h & (kStripes - 1)]);
   }
   static void grow(Stripe& s);
-  // The slot a hash probes first in a table of `size` slots.
-  static std::size_t home(std::uint64_t hash, std::size_t size);
+  // The slot a hash fragment (Slot::frag_of) probes first in a table of `size` slots.
+  static std::size_t home(std::uint64_t frag, std::size_t size);
 
   std::array<Stripe, kStripes> stripes_;
   std::atomic<std::size_t> size_{0};
