@@ -128,26 +128,39 @@ std::string for_log(std::string_view s) {
   return log_escaped(s);
 }
 
-void LogBatch::stamp(std::string_view level) {
+void LogBatch::stamp(std::string_view level, const Timestamp* at) {
   timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  if (ts.tv_sec != cached_sec_) {
-    tm t{};
-    gmtime_r(&ts.tv_sec, &t);
-    std::strftime(date_, sizeof date_, "%Y-%m-%dT%H:%M:%S", &t);
-    cached_sec_ = ts.tv_sec;
+  if (at) {
+    ts.tv_sec = static_cast<time_t>(at->sec);
+    ts.tv_nsec = static_cast<long>(at->nsec);
+  } else {
+    clock_gettime(CLOCK_REALTIME, &ts);
+  }
+  const long us = ts.tv_nsec / 1000;
+  if (ts.tv_sec != cached_sec_ || us != cached_us_) {
+    if (ts.tv_sec != cached_sec_) {
+      tm t{};
+      gmtime_r(&ts.tv_sec, &t);
+      date_len_ = std::strftime(prefix_, sizeof prefix_ - 14, "%Y-%m-%dT%H:%M:%S", &t);
+      cached_sec_ = ts.tv_sec;
+    }
+    // ".uuuuuu+00:00 " after the date, by hand.
+    char* p = prefix_ + date_len_;
+    *p = '.';
+    long v = us;
+    for (int k = 6; k >= 1; --k, v /= 10) p[k] = static_cast<char>('0' + v % 10);
+    std::memcpy(p + 7, "+00:00 ", 7);
+    prefix_len_ = date_len_ + 14;
+    cached_us_ = us;
   }
   if (buf_.empty()) buf_.push_back(kRawMarker);
-  // ".uuuuuu+00:00 " by hand: this runs for every line a client sends or receives.
-  char frac[] = ".000000+00:00 ";
-  long us = ts.tv_nsec / 1000;
-  for (int k = 6; k >= 1; --k, us /= 10) frac[k] = static_cast<char>('0' + us % 10);
-  buf_.append(date_).append(frac, sizeof frac - 1).append(level);
+  buf_.append(prefix_, prefix_len_).append(level);
   buf_.append(level.size() < 7 ? 8 - level.size() : 1, ' ');
 }
 
-void LogBatch::client_traffic(std::uint64_t conn, char direction, std::string_view data) {
-  stamp("info");
+void LogBatch::client_traffic(std::uint64_t conn, char direction, std::string_view data,
+                              const Timestamp* at) {
+  stamp("info", at);
   char id[40] = "client ";
   char* end = std::to_chars(id + 7, id + sizeof id - 3, conn).ptr;
   *end++ = ' ';

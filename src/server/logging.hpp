@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/timestamp.hpp"
+
 namespace herd {
 
 // Opens <dir>/<name>.log (creating dir), rotated at max_bytes (0: never) keeping `keep`
@@ -41,8 +43,11 @@ std::string for_log(std::string_view s);
 // when the loop pass ends (Worker's uv_check). One batch belongs to one loop thread.
 class LogBatch {
  public:
-  // "client 7 < IAMAT ..." (direction '<' received, '>' sent), data escaped.
-  void client_traffic(std::uint64_t conn, char direction, std::string_view data);
+  // "client 7 < IAMAT ..." (direction '<' received, '>' sent), data escaped. `at`: the
+  // wall-clock time to stamp (a session passes the time of the read that carried the
+  // line, so the lines of one read share one formatted stamp); null: now.
+  void client_traffic(std::uint64_t conn, char direction, std::string_view data,
+                      const Timestamp* at = nullptr);
   // "link Ball < AT ..." on a link, data escaped.
   void link_traffic(std::string_view peer, char direction, std::string_view data);
   // One line of text at a level ("info", "warning"), already escaped.
@@ -53,10 +58,12 @@ class LogBatch {
   std::size_t size() const { return buf_.size(); }
 
  private:
-  void stamp(std::string_view level);
+  void stamp(std::string_view level, const Timestamp* at = nullptr);
   std::string buf_;
   std::int64_t cached_sec_ = -1;
-  char date_[32] = {};  // "YYYY-MM-DDTHH:MM:SS" of cached_sec_
+  long cached_us_ = -1;
+  char prefix_[48] = {};  // "YYYY-MM-DDTHH:MM:SS.uuuuuu+00:00 " of cached_sec_, cached_us_
+  std::size_t date_len_ = 0, prefix_len_ = 0;
 };
 
 }  // namespace herd

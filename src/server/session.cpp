@@ -248,7 +248,7 @@ LineAction Session::handle_line(std::string_view line) {
   }
   ++lines_;
   last_active_ms_ = uv_now(w_.loop());
-  w_.log_batch().client_traffic(id_, '<', line);
+  w_.log_batch().client_traffic(id_, '<', line, &now_);
   Message m = parse_message(line);
   ServerContext& ctx = w_.ctx();
   switch (m.kind) {
@@ -349,7 +349,7 @@ void Session::handle_whatsat(std::string_view line, const Message& m) {
 void Session::reply(std::string_view text) {
   w_.ctx().metrics->replies.fetch_add(1, std::memory_order_relaxed);
   replies_.append(text);
-  w_.log_batch().client_traffic(id_, '>', text.substr(0, text.size() - 1));
+  w_.log_batch().client_traffic(id_, '>', text.substr(0, text.size() - 1), &now_);
 }
 
 void Session::reply_invalid(std::string_view line) {

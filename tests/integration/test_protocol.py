@@ -300,6 +300,10 @@ class LogTest(ServerTest):
         self.assertIn("> AT Ball ", log)
         self.assertNotIn("\x1b", log)
         self.assertNotIn("\x01", log)
+        # Every line, batched or not, has the same stamp: UTC date, microseconds, level.
+        stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00 (info|warning|error) +\S")
+        for line in log.splitlines():
+            self.assertRegex(line, stamp)
 
 
 class ShutdownTest(HerdTestCase):
