@@ -4,6 +4,7 @@
 #include "core/places_json.hpp"
 #include "core/places_wikipedia.hpp"
 #include "core/places_x.hpp"
+#include "core/url.hpp"
 #include "server/logging.hpp"
 
 namespace herd {
@@ -42,11 +43,10 @@ HttpRequest UpstreamProvider::build_request(const PlacesConfig& config, const st
   } else if (config.provider == PlacesProviderKind::wikipedia) {
     req.url = wikipedia_search_url(config.endpoint, lat, lng, radius_km);
   } else if (config.provider == PlacesProviderKind::google_legacy) {
-    std::string base = config.endpoint.empty()
-                           ? "https://maps.googleapis.com/maps/api/place/nearbysearch/json"
-                           : config.endpoint;
-    req.url = base + (base.find('?') == std::string::npos ? "?" : "&") + "location=" + lat + "," +
-              lng + "&radius=" + metres(radius_km) + "&key=" + key;
+    req.url = url_with_query(
+        config.endpoint.empty() ? "https://maps.googleapis.com/maps/api/place/nearbysearch/json"
+                                : config.endpoint,
+        "location=" + lat + "," + lng + "&radius=" + metres(radius_km) + "&key=" + key);
   } else {
     req.url = config.endpoint.empty() ? "https://places.googleapis.com/v1/places:searchNearby"
                                       : config.endpoint;
