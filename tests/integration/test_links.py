@@ -72,6 +72,27 @@ class HerdLinksTest(HerdTestCase):
             h.wait_record(name, "y", y, timeout=20)
         h.wait_for_log("Hamilton", "catch-up sent")
 
+    def test_a_catch_up_of_20000_records_arrives_whole_across_yielding_passes(self):
+        # Far more records than a link hands over in one loop pass (512): the reader
+        # yields with the rest of its input held and goes on in the next pass.
+        h = self.herd(names=["Alford", "Welsh"], topology={"Alford": ["Welsh"], "Welsh": []})
+        h.start("Welsh")
+        n = 20000
+        c = h.client("Welsh")
+        for base in range(0, n, 1000):
+            c.send("".join(f"IAMAT bulk{i} +1+1 {i}.5\n" for i in range(base, base + 1000)))
+            for _ in range(1000):
+                c.read_line()
+        c.close()
+        h.start("Alford")
+        h.wait_for_log("Welsh", f"link Alford: catch-up sent {n} records", timeout=60)
+        wait_until(lambda: h.log("Alford").count("link Welsh < AT Welsh ") == n, scaled(30),
+                   "Alford to log every record of the catch-up")
+        sample = [f"bulk{i}" for i in range(0, n, 97)] + [f"bulk{n - 1}"]
+        got = h.records("Alford", sample)
+        self.assertEqual([cid for cid, v in got.items() if v is None], [])
+        self.assertTrue(got["bulk0"].endswith(b" bulk0 +1+1 0.5\n"), got["bulk0"])
+
     def test_racing_updates_for_one_client_converge_everywhere(self):
         h = self.five()
         ids = [f"race{i}" for i in range(20)]
