@@ -23,8 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const double radius_km = 0.001 + data[2] % 50;
   r.body.assign(reinterpret_cast<const char*>(data + 3), size - 3);
   const Location at{48.85, 2.35};
-  const std::string json = places_reply_json(
-      UpstreamQuery{PlacesProviderKind::wikipedia, "", at, radius_km, bound}, r);
+  const std::string json =
+      places_reply_json(UpstreamQuery{PlacesProviderKind::wikipedia, "", at, radius_km, bound}, r);
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (parser.parse(json).get(doc) != simdjson::SUCCESS) std::abort();
