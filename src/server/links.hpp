@@ -108,10 +108,6 @@ class Links {
   // Reading and writing (links.cpp).
   bool start_reading(Conn* c);
   void receive(Conn* c, const char* data, std::size_t len);
-  // Hands lines to handle_line, from data (or, when data is null, from the input held by
-  // a yield), and acts on the result: a yield after kLinesPerPass lines holds the rest of
-  // the input and stops reading until the next loop pass.
-  void feed_lines(Conn* c, const char* data, std::size_t len);
   void handle_line(Conn* c, std::string_view line);
   void handle_at(Conn* c, std::string_view line);
   void close_conn(Conn* c, const std::string& reason);

@@ -77,18 +77,11 @@ void Links::receive(Conn* c, const char* data, std::size_t len) {
     len = tls_plain_.size();
     if (c->draining || len == 0) return;
   }
-  feed_lines(c, data, len);
-}
-
-void Links::feed_lines(Conn* c, const char* data, std::size_t len) {
-  auto on_line = [c, this](std::string_view line) {
+  FeedResult r = c->splitter.feed(data, len, [c, this](std::string_view line) {
     handle_line(c, line);
     // A refused handshake reads nothing more (PROTOCOL.md section 6).
-    if (c->closing || c->draining) return LineAction::stop;
-    // Yield after a burst (a big catch-up) so the loop's other work is not held up.
-    return c->lines_this_pass >= kLinesPerPass ? LineAction::pause : LineAction::go;
-  };
-  FeedResult r = data ? c->splitter.feed(data, len, on_line) : c->splitter.resume(on_line);
+    return !c->closing && !c->draining;
+  });
   if (r == FeedResult::too_long) {
     close_conn(c,
                c->state == Conn::State::up
@@ -96,24 +89,18 @@ void Links::feed_lines(Conn* c, const char* data, std::size_t len) {
                    : "handshake line longer than " + std::to_string(kHandshakeMaxLine) + " bytes");
     return;
   }
-  if (c->closing) return;
-  if (r == FeedResult::paused) {
-    if (c->reading) {
-      uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
-      c->reading = false;
-    }
-    if (!c->paused) {
-      c->paused = true;
-      paused_.push_back(c);
-    }
-    uv_idle_start(&idle_, [](uv_idle_t*) {});
-    return;
-  }
-  if (c->tls && c->tls->peer_closed()) {
+  if (c->tls && c->tls->peer_closed() && !c->closing) {
     close_conn(c, "closed by the neighbour (TLS close_notify)");
     return;
   }
-  if (!data && !c->reading && !c->draining) start_reading(c);  // the held input is done
+  // Yield after a burst (a big catch-up) so the loop's other work is not held up.
+  if (!c->closing && c->lines_this_pass >= kLinesPerPass && c->reading) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
+    c->reading = false;
+    c->paused = true;
+    paused_.push_back(c);
+    uv_idle_start(&idle_, [](uv_idle_t*) {});
+  }
 }
 
 void Links::handle_line(Conn* c, std::string_view line) {
@@ -195,12 +182,7 @@ void Links::on_check(uv_check_t* h) {
   for (Conn* c : paused) {
     c->paused = false;
     c->lines_this_pass = 0;
-    if (c->closing || c->draining) continue;
-    try {
-      L->feed_lines(c, nullptr, 0);  // the held lines, then reading again
-    } catch (const std::exception& e) {
-      L->close_conn(c, std::string("internal error: ") + e.what());
-    }
+    if (!c->closing && !c->reading && !c->draining) L->start_reading(c);
   }
   for (Conn* c : L->conns_) c->lines_this_pass = 0;
   if (L->dirty_.empty() && L->paused_.empty()) uv_idle_stop(&L->idle_);
