@@ -206,6 +206,20 @@ void NatsBackbone::run() {
   }
   std::unique_lock lock(mu_);
   while (!stopping_) {
+    if (!connected_ && sub_) {
+      // NATS is away: the watcher goes, and a new one replays the bucket once NATS is back.
+      // cnats (3.4.1) would otherwise reset the ordered consumer on a missed heartbeat,
+      // and a reset that fails at once (NATS down) races with its own thread's start and
+      // crashes in natsThread_Detach (seen in CI: SIGSEGV in the reset thread).
+      natsSubscription* old = sub_;
+      sub_ = nullptr;
+      lock.unlock();
+      natsSubscription_Destroy(old);
+      log().warn(
+          "backbone: watcher dropped while NATS is away; the bucket is replayed on reconnect");
+      lock.lock();
+      continue;
+    }
     if (connected_ && !bucket_ready_) {
       lock.unlock();
       bucket_ready_ = ensure_bucket();
@@ -436,6 +450,7 @@ void NatsBackbone::on_disconnected(natsConnection*, void* closure) {
     b->ctx_.metrics->backbone_connected.store(0, std::memory_order_relaxed);
     log().warn("backbone: disconnected from NATS; records wait (newest per client)");
   }
+  b->cv_.notify_one();  // the watcher goes at once (see run)
 }
 
 void NatsBackbone::on_reconnected(natsConnection*, void* closure) {

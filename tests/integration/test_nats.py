@@ -145,6 +145,8 @@ class NatsBackboneTest(HerdTestCase):
             wait_until(lambda: healthz(h, n) == 200, 20, f"{n} to replay the bucket")
         cluster.stop()
         wait_until(lambda: metric(h, "Alford", "herd_backbone_connected") == 0, 10, "Alford to see NATS gone")
+        # The watcher goes while NATS is away (cnats's own reset of it crashed: see run()).
+        h.wait_for_log("Alford", "watcher dropped while NATS is away")
         stored = {}
         end = time.monotonic() + 10
         i = 0
