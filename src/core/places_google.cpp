@@ -2,10 +2,8 @@
 
 #include <simdjson.h>
 
-#include <charconv>
 #include <vector>
 
-#include "core/decimal_format.hpp"
 #include "core/places_json.hpp"
 #include "core/places_legacy.hpp"
 
