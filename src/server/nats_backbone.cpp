@@ -2,6 +2,7 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <random>
 
@@ -14,12 +15,16 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kPendingCapBytes = 64 * 1024 * 1024;
-constexpr std::size_t kPublishBatch = 1024;       // records per pass of the backbone thread
-constexpr std::int64_t kMaxInFlight = 4096;       // async publishes awaiting their ack
-constexpr std::int64_t kJetStreamWaitMs = 30000;  // a replay of millions of keys takes seconds
-constexpr std::int64_t kLookupWaitMs = 2000;      // bucket and stream lookups: retried anyway
+constexpr std::size_t kPublishBatch = 1024;  // records per pass of the backbone thread
+constexpr std::int64_t kMaxInFlight = 4096;  // async publishes awaiting their ack
+// A watcher's creation over the last value of every key takes seconds per million keys
+// (over 5 s for 2M); one that resumes from a sequence is quick.
+constexpr std::int64_t kWatchWaitMinMs = 5000, kWatchWaitMaxMs = 120000;
+constexpr std::uint64_t kWatchWaitKeysPerMs = 50;
+constexpr std::int64_t kLookupWaitMs = 2000;  // bucket and stream lookups: retried anyway
 constexpr std::int64_t kPublishAckWaitMs = 5000;
-constexpr std::int64_t kHeartbeatNs = 1000000000;  // the watcher notices a dead node in ~1 s
+constexpr std::int64_t kHeartbeatNs = 1000000000;  // missed twice: the watcher is replaced
+constexpr std::int64_t kInactiveNs = 10000000000;  // a watcher left behind is deleted after
 constexpr auto kRetry = std::chrono::milliseconds(500);
 constexpr int kRepairMinMs = 50, kRepairMaxMs = 250;
 
@@ -86,6 +91,8 @@ bool NatsBackbone::connect() {
   natsOptions_SetReconnectBufSize(opts_, 0);
   natsOptions_SetDisconnectedCB(opts_, on_disconnected, this);
   natsOptions_SetReconnectedCB(opts_, on_reconnected, this);
+  // Also what makes cnats watch the watcher's heartbeats (it does only with a handler).
+  natsOptions_SetErrorHandler(opts_, on_async_error, this);
   natsOptions_SetRetryOnFailedConnect(opts_, true, on_reconnected, this);
   if (!b.creds_env.empty()) {
     const char* creds = std::getenv(b.creds_env.c_str());
@@ -158,7 +165,6 @@ bool NatsBackbone::ensure_bucket() {
 }
 
 bool NatsBackbone::subscribe() {
-  // A bucket that is empty when the watch starts is replayed at once.
   jsStreamInfo* si = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
   jsOptions quick;
@@ -170,33 +176,86 @@ bool NatsBackbone::subscribe() {
     return false;
   }
   const std::uint64_t msgs = si->State.Msgs;
-  // The replay is done once the watcher reaches the stream's last message as of now: it
-  // delivers in stream order, so every client's value up to there has come. (Waiting for
-  // "nothing pending" instead would never end under a steady stream of new records.)
-  replay_until_seq_.store(si->State.LastSeq, std::memory_order_release);
+  const std::uint64_t last_seq = si->State.LastSeq;
   jsStreamInfo_Destroy(si);
+  // The first replay is done once the watcher reaches the stream's last message as of now:
+  // it delivers in stream order, so every client's value up to there has come. (Waiting
+  // for "nothing pending" instead would never end under a steady stream of new records.)
+  if (!replayed_.load(std::memory_order_acquire))
+    replay_until_seq_.store(last_seq, std::memory_order_release);
+  std::uint64_t start = 0;  // 0: the last value of every key
+  {
+    std::lock_guard wl(watch_mu_);
+    if (resume_seq_ > last_seq) {
+      log().warn(
+          "backbone: stream {} ends at {}, before the {} already received (recreated?): "
+          "watching it whole again",
+          stream_, last_seq, resume_seq_);
+      resume_seq_ = 0;
+    }
+    if (resume_seq_ > 0) start = resume_seq_ + 1;
+  }
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = stream_.c_str();
-  so.Ordered = true;
-  so.Config.DeliverPolicy = js_DeliverLastPerSubject;
+  // What cnats's Ordered option sets, with herd checking the order (see in_order).
+  so.Config.AckPolicy = js_AckNone;
+  so.Config.MaxDeliver = 1;
+  so.Config.FlowControl = true;
   so.Config.Heartbeat = kHeartbeatNs;
+  so.Config.MemoryStorage = true;
+  so.Config.Replicas = 1;
+  so.Config.InactiveThreshold = kInactiveNs;
+  if (start == 0) {
+    so.Config.DeliverPolicy = js_DeliverLastPerSubject;
+  } else {
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = start;
+  }
   const std::string subject = subject_prefix_ + ">";
   jsOptions slow;
   jsOptions_Init(&slow);
-  slow.Wait = kJetStreamWaitMs;  // creating a consumer over millions of keys takes seconds
+  slow.Wait = kWatchWaitMinMs;
+  if (start == 0) {
+    slow.Wait = std::min<std::int64_t>(
+        kWatchWaitMaxMs, kWatchWaitMinMs + static_cast<std::int64_t>(msgs / kWatchWaitKeysPerMs));
+  }
+  watch_broken_.store(false, std::memory_order_release);
   s = js_Subscribe(&sub_, js_, subject.c_str(), on_msg, this, &slow, &so, &jerr);
   if (s != NATS_OK) {
     warn_limited("watching " + subject + ": " + status_text(s) + "; retrying");
     sub_ = nullptr;
     return false;
   }
+  current_sid_.store(natsSubscription_GetID(sub_), std::memory_order_release);
   natsSubscription_SetPendingLimits(sub_, -1, -1);  // the replay may be millions of keys
-  log().info("backbone: watching bucket {} ({} messages in its stream)",
-             ctx_.config->backbone.bucket, msgs);
+  if (start == 0) {
+    log().info("backbone: watching bucket {} ({} messages in its stream)",
+               ctx_.config->backbone.bucket, msgs);
+  } else {
+    log().info("backbone: watching bucket {} from stream sequence {}", ctx_.config->backbone.bucket,
+               start);
+  }
   if (msgs == 0 && !replayed_.exchange(true))
     log().info("backbone: initial replay done (empty bucket)");
   return true;
+}
+
+void NatsBackbone::retire_watcher(const char* why) {
+  natsSubscription* old = sub_;
+  sub_ = nullptr;
+  std::uint64_t resume = 0;
+  {
+    std::lock_guard wl(watch_mu_);
+    retired_sid_ = std::max(retired_sid_, natsSubscription_GetID(old));
+    resume = resume_seq_;
+  }
+  current_sid_.store(0, std::memory_order_release);
+  // Not unsubscribed: that would wait on a JetStream request to delete the consumer (up to
+  // kLookupWaitMs, long if its node died); the server deletes it once idle (kInactiveNs).
+  natsSubscription_Destroy(old);
+  log().warn("backbone: watcher dropped ({}); the next one starts after stream sequence {}", why,
+             resume);
 }
 
 void NatsBackbone::run() {
@@ -206,17 +265,12 @@ void NatsBackbone::run() {
   }
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    if (!connected_ && sub_) {
-      // NATS is away: the watcher goes, and a new one replays the bucket once NATS is back.
-      // cnats (3.4.1) would otherwise reset the ordered consumer on a missed heartbeat,
-      // and a reset that fails at once (NATS down) races with its own thread's start and
-      // crashes in natsThread_Detach (seen in CI: SIGSEGV in the reset thread).
-      natsSubscription* old = sub_;
-      sub_ = nullptr;
+    if (sub_ && (!connected_ || watch_broken_.load(std::memory_order_acquire))) {
+      // A watcher that lost messages, its heartbeats or NATS itself is replaced by one that
+      // starts where it stopped (once NATS is back).
       lock.unlock();
-      natsSubscription_Destroy(old);
-      log().warn(
-          "backbone: watcher dropped while NATS is away; the bucket is replayed on reconnect");
+      retire_watcher(!connected_ ? "NATS is away"
+                                 : "a gap in its sequence, or its heartbeats stopped");
       lock.lock();
       continue;
     }
@@ -381,24 +435,48 @@ void NatsBackbone::on_ack(natsMsg* msg, bool ok) {
   cv_.notify_one();
 }
 
-void NatsBackbone::on_msg(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+void NatsBackbone::on_msg(natsConnection*, natsSubscription* sub, natsMsg* msg, void* closure) {
   auto* b = static_cast<NatsBackbone*>(closure);
   try {
-    b->handle_msg(msg);
+    b->handle_msg(msg, natsSubscription_GetID(sub));
   } catch (const std::exception& e) {
     log().error("backbone: {}", e.what());
   }
   natsMsg_Destroy(msg);
 }
 
-void NatsBackbone::handle_msg(natsMsg* msg) {
+bool NatsBackbone::in_order(std::int64_t sid, std::uint64_t consumer_seq,
+                            std::uint64_t stream_seq) {
+  std::lock_guard wl(watch_mu_);
+  if (sid <= retired_sid_ || sid < watch_sid_) return false;  // a retired watcher's late one
+  if (sid > watch_sid_) {                                     // a new watcher's first message
+    watch_sid_ = sid;
+    next_consumer_seq_ = 1;
+  }
+  if (next_consumer_seq_ == 0) return false;  // this watcher has a gap already
+  if (consumer_seq != next_consumer_seq_) {
+    next_consumer_seq_ = 0;
+    watch_broken_.store(true, std::memory_order_release);
+    cv_.notify_one();
+    return false;
+  }
+  ++next_consumer_seq_;
+  resume_seq_ = stream_seq;
+  return true;
+}
+
+void NatsBackbone::handle_msg(natsMsg* msg, std::int64_t sid) {
   // The first message with nothing after it ends the first replay, once it is offered.
+  // Every value is offered (the rule makes their order irrelevant), but only one received
+  // in order counts for the replay and for where the next watcher starts.
   bool last = false;
   jsMsgMetaData* meta = nullptr;
   if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
     ctx_.metrics->backbone_watch_lag.store(meta->NumPending, std::memory_order_relaxed);
-    last = meta->NumPending == 0 ||
-           meta->Sequence.Stream >= replay_until_seq_.load(std::memory_order_acquire);
+    if (in_order(sid, meta->Sequence.Consumer, meta->Sequence.Stream)) {
+      last = meta->NumPending == 0 ||
+             meta->Sequence.Stream >= replay_until_seq_.load(std::memory_order_acquire);
+    }
     jsMsgMetaData_Destroy(meta);
   }
   struct ReplayMark {
@@ -453,6 +531,21 @@ void NatsBackbone::on_disconnected(natsConnection*, void* closure) {
   b->cv_.notify_one();  // the watcher goes at once (see run)
 }
 
+void NatsBackbone::on_async_error(natsConnection*, natsSubscription* sub, natsStatus s,
+                                  void* closure) {
+  auto* b = static_cast<NatsBackbone*>(closure);
+  if (sub && (s == NATS_MISSED_HEARTBEAT || s == NATS_MISMATCH || s == NATS_SLOW_CONSUMER)) {
+    // Only the current watcher matters: not a retired one, nor one still being created.
+    const std::int64_t current = b->current_sid_.load(std::memory_order_acquire);
+    if (current != 0 && natsSubscription_GetID(sub) == current) {
+      b->watch_broken_.store(true, std::memory_order_release);
+      b->cv_.notify_one();
+    }
+    return;
+  }
+  b->warn_limited(std::string("NATS: ") + natsStatus_GetText(s));
+}
+
 void NatsBackbone::on_reconnected(natsConnection*, void* closure) {
   auto* b = static_cast<NatsBackbone*>(closure);
   if (!b->connected_.exchange(true)) {
@@ -468,7 +561,7 @@ void NatsBackbone::stop(std::chrono::milliseconds grace) {
     stopping_ = true;
     stop_deadline_ = Clock::now() + grace;
     cv_.notify_one();
-    // The thread may sit in a JetStream request (a consumer's creation waits up to 30 s):
+    // The thread may sit in a JetStream request (a watcher's creation waits up to 120 s):
     // closing the connection makes such a request fail at once.
     if (!cv_.wait_until(lock, stop_deadline_ + std::chrono::milliseconds(200),
                         [this] { return thread_done_; }) &&

@@ -21,6 +21,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nats/status.h>
+
 #include "core/client_table.hpp"
 #include "core/record.hpp"
 #include "server/context.hpp"
@@ -78,9 +80,15 @@ class NatsBackbone {
   void warn_limited(const std::string& text);
 
   static void on_msg(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure);
-  void handle_msg(natsMsg* msg);
+  void handle_msg(natsMsg* msg, std::int64_t sid);
+  // Whether a message of watcher `sid` continues its consumer's sequence; notes where the
+  // watch stands (under watch_mu_). A gap marks the watcher broken.
+  bool in_order(std::int64_t sid, std::uint64_t consumer_seq, std::uint64_t stream_seq);
+  void retire_watcher(const char* why);
   static void on_disconnected(natsConnection* nc, void* closure);
   static void on_reconnected(natsConnection* nc, void* closure);
+  static void on_async_error(natsConnection* nc, natsSubscription* sub, natsStatus err,
+                             void* closure);
 
   ServerContext& ctx_;
   const std::string subject_prefix_;  // "$KV.<bucket>."
@@ -104,6 +112,19 @@ class NatsBackbone {
   bool thread_done_ = false;
   bool publish_stalled_ = false;  // the last publish failed: retry after a pause
   std::chrono::steady_clock::time_point stop_deadline_;
+
+  // The watcher is herd's own ordered consumer (cnats's Ordered option crashes in 3.4.1 when
+  // its reset fails: SIGSEGV in natsThread_Detach). Each watcher is an ephemeral push
+  // consumer of its own subscription id; its messages must arrive with consumer sequences
+  // 1, 2, 3...; a gap, missed heartbeats or a lost connection retire it, and the next one
+  // starts after the last stream sequence received in order.
+  std::mutex watch_mu_;           // guards the four fields below (cnats's delivery threads)
+  std::int64_t watch_sid_ = 0;    // the newest watcher that delivered
+  std::int64_t retired_sid_ = 0;  // watchers up to this one are retired
+  std::uint64_t next_consumer_seq_ = 1;
+  std::uint64_t resume_seq_ = 0;  // stream sequence of the last message received in order
+  std::atomic<std::int64_t> current_sid_{0};  // the watcher the backbone thread holds
+  std::atomic<bool> watch_broken_{false};
 
   std::atomic<bool> connected_{false};
   std::atomic<bool> replayed_{false};

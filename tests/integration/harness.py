@@ -392,6 +392,35 @@ class NatsCluster:
                     return int(leader[1:]) if leader.startswith("n") else None
         return None
 
+    def request(self, subject, payload=b"", node=1, timeout=5):
+        """One NATS request over the plain protocol (no client library): the reply's payload."""
+        import json
+        with socket.create_connection(("127.0.0.1", self.base + node - 1), timeout=timeout) as s:
+            f = s.makefile("rb")
+            f.readline()  # INFO
+            inbox = "_INBOX.herdtest"
+            s.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\n'
+                      + f"SUB {inbox} 1\r\nPUB {subject} {inbox} {len(payload)}\r\n".encode()
+                      + payload + b"\r\n")
+            while True:
+                line = f.readline()
+                if not line:
+                    raise AssertionError(f"NATS closed the connection asking {subject}")
+                if line.startswith(b"PING"):
+                    s.sendall(b"PONG\r\n")
+                elif line.startswith(b"MSG "):
+                    body = f.read(int(line.split()[-1]) + 2)[:-2]
+                    return json.loads(body)
+                elif line.startswith(b"-ERR"):
+                    raise AssertionError(f"NATS: {line!r}")
+
+    def consumers(self, stream):
+        """The names of a stream's consumers."""
+        return self.request(f"$JS.API.CONSUMER.NAMES.{stream}").get("consumers") or []
+
+    def delete_consumer(self, stream, name):
+        return self.request(f"$JS.API.CONSUMER.DELETE.{stream}.{name}").get("success", False)
+
 
 def port_free(port):
     s = socket.socket()

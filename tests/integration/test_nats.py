@@ -143,10 +143,13 @@ class NatsBackboneTest(HerdTestCase):
         h.start_all()
         for n in h.names:
             wait_until(lambda: healthz(h, n) == 200, 20, f"{n} to replay the bucket")
+        before = iamat(h, "Ball", ["IAMAT before-outage +1+1 1.5"])[0]
+        wait_until(lambda: h.records("Alford", ["before-outage"]) == {"before-outage": before}, 10,
+                   "Alford to see the record from before the outage")
         cluster.stop()
         wait_until(lambda: metric(h, "Alford", "herd_backbone_connected") == 0, 10, "Alford to see NATS gone")
-        # The watcher goes while NATS is away (cnats's own reset of it crashed: see run()).
-        h.wait_for_log("Alford", "watcher dropped while NATS is away")
+        # The watcher goes while NATS is away, and its successor resumes where it stopped.
+        h.wait_for_log("Alford", "watcher dropped (NATS is away)")
         stored = {}
         end = time.monotonic() + 10
         i = 0
@@ -161,6 +164,30 @@ class NatsBackboneTest(HerdTestCase):
         ids = list(stored)
         for name in h.names:
             wait_until(lambda: h.records(name, ids) == stored, 40, f"{name} to hold every outage record")
+        h.wait_for_log("Alford", "from stream sequence")
+
+    def test_a_watcher_whose_consumer_vanishes_is_replaced_and_misses_no_record(self):
+        # A consumer deleted under a connected server (as an operator or a lost node would):
+        # its heartbeats stop, herd retires the watcher and the next resumes where it stopped.
+        cluster = self.nats_cluster()
+        h = self.nats_herd(cluster, names=["Alford", "Ball"])
+        h.start_all()
+        for n in h.names:
+            wait_until(lambda: healthz(h, n) == 200, 20, f"{n} to replay the bucket")
+        first = iamat(h, "Alford", ["IAMAT vanish0 +1+1 1"])[0]
+        wait_until(lambda: h.records("Ball", ["vanish0"]) == {"vanish0": first}, 10, "Ball to see vanish0")
+        names = cluster.consumers("KV_herd")
+        self.assertEqual(len(names), 2, names)  # one watcher per server
+        for name in names:
+            self.assertTrue(cluster.delete_consumer("KV_herd", name), name)
+        # Written while no watcher exists: the next one must start before these.
+        lines = [f"IAMAT vanish{i} +1+1 {i}.5" for i in range(1, 200)]
+        stored = dict(zip([l.split()[1] for l in lines], iamat(h, "Alford", lines)))
+        for n in h.names:
+            h.wait_for_log(n, "watcher dropped (a gap in its sequence, or its heartbeats stopped)")
+        wait_until(lambda: h.records("Ball", list(stored)) == stored, 20, "Ball to hold every record")
+        self.assertIn("from stream sequence 2", h.log("Ball"))
+        self.assertEqual(len(cluster.consumers("KV_herd")), 2)  # the new watchers only
 
     def test_kill_9_of_nats_nodes_leader_included_under_load_loses_no_acknowledged_record(self):
         cluster = self.nats_cluster()
