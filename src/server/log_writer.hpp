@@ -5,6 +5,7 @@
 // and by itself when the file was removed, and drops what it cannot write: lines are
 // counted (dropped_lines) and a warning goes to stderr at most once a minute. Text also
 // waits in memory at most kMaxQueuedBytes; beyond that new text is dropped and counted.
+// Text reaches the file within a few milliseconds (kGather), or at once on flush().
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -56,6 +57,7 @@ class LogWriter {
   std::condition_variable wake_, idle_;
   std::string queue_;
   bool stop_ = false;
+  bool hurry_ = false;  // flush() waits: no gathering
   bool writing_ = false;
   std::atomic<bool> reopen_{false};
   std::thread thread_;

@@ -1,6 +1,7 @@
 #include "server/nats_backbone.hpp"
 
 #include <nats/nats.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -55,6 +56,7 @@ NatsBackbone::~NatsBackbone() {
 
 void NatsBackbone::start() {
   thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "herd-nats");
     try {
       run();
     } catch (const std::exception& e) {

@@ -1,5 +1,6 @@
 #include "server/worker.hpp"
 
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -95,6 +96,8 @@ bool Worker::start(int listen_fd, int tls_listen_fd, const ProviderFactory& make
     accepting_tasks_ = true;
   }
   thread_ = std::thread([this] {
+    const std::string name = "herd-w" + std::to_string(index_);  // top -H, perf, /proc
+    pthread_setname_np(pthread_self(), name.c_str());
     int r = uv_run(&loop_, UV_RUN_DEFAULT);
     (void)r;
     int c = uv_loop_close(&loop_);
