@@ -269,6 +269,24 @@ std::string Admin::render_metrics() const {
   for (std::size_t i = 0; i < m.loop_lag_us.size(); ++i) {
     w.sample("herd_loop_lag_seconds", v(m.loop_lag_us[i]) / 1e6, {{"worker", std::to_string(i)}});
   }
+  w.family("herd_loop_pass_seconds", "histogram",
+           "How long each loop pass kept its worker busy (all workers; the wait for I/O "
+           "excluded).");
+  std::vector<double> pass_bounds(Metrics::kPassBoundsSeconds.begin(),
+                                  Metrics::kPassBoundsSeconds.end());
+  std::vector<std::uint64_t> passes(pass_bounds.size() + 1, 0);
+  double pass_sum = 0;
+  for (const auto& l : m.loop_passes) {
+    for (std::size_t b = 0; b < passes.size(); ++b) passes[b] += v(l.buckets[b]);
+    pass_sum += v(l.sum_us) / 1e6;
+  }
+  w.histogram("herd_loop_pass_seconds", pass_bounds, passes, pass_sum);
+  w.family("herd_loop_pass_max_seconds", "gauge",
+           "The longest loop pass of each worker since the server started.");
+  for (std::size_t i = 0; i < m.loop_passes.size(); ++i) {
+    w.sample("herd_loop_pass_max_seconds", v(m.loop_passes[i].max_us) / 1e6,
+             {{"worker", std::to_string(i)}});
+  }
   return w.text();
 }
 

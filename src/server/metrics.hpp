@@ -43,7 +43,35 @@ struct Metrics {
   std::atomic<std::uint64_t> lookup_latency_sum_us{0};
   std::vector<std::atomic<std::uint64_t>> loop_lag_us;  // per worker: the last measured lag
 
-  explicit Metrics(std::size_t workers = 0) : loop_lag_us(workers) {}
+  // How long each loop pass kept its loop busy (everything but the wait for I/O): the
+  // longest time a ready connection can wait for its worker. One writer per entry (the
+  // worker), so counting is a plain load and store; entries are a cache line apart.
+  static constexpr std::array<double, 6> kPassBoundsSeconds = {0.0005, 0.001, 0.002,
+                                                               0.005,  0.01,  0.05};
+  struct alignas(64) LoopPasses {
+    std::array<std::atomic<std::uint64_t>, kPassBoundsSeconds.size() + 1> buckets{};
+    std::atomic<std::uint64_t> sum_us{0}, max_us{0};
+  };
+  std::vector<LoopPasses> loop_passes;  // per worker
+
+  explicit Metrics(std::size_t workers = 0) : loop_lag_us(workers), loop_passes(workers) {}
+
+  // The worker of loop_passes[worker] only.
+  void count_pass(std::size_t worker, std::uint64_t micros) {
+    if (worker >= loop_passes.size()) return;
+    LoopPasses& l = loop_passes[worker];
+    std::size_t b = 0;
+    while (b < kPassBoundsSeconds.size() &&
+           static_cast<double>(micros) > kPassBoundsSeconds[b] * 1e6)
+      ++b;
+    auto bump = [](std::atomic<std::uint64_t>& a, std::uint64_t by) {
+      a.store(a.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+    };
+    bump(l.buckets[b], 1);
+    bump(l.sum_us, micros);
+    if (micros > l.max_us.load(std::memory_order_relaxed))
+      l.max_us.store(micros, std::memory_order_relaxed);
+  }
 
   // Counts one finished WHATSAT lookup: its status word and how long it took.
   void count_lookup(std::string_view status, std::uint64_t micros) {

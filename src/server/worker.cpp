@@ -51,6 +51,9 @@ bool Worker::open_listener(Listener& l, int fd, bool tls, std::string* error) {
 bool Worker::start(int listen_fd, int tls_listen_fd, const ProviderFactory& make_provider,
                    std::string* error) {
   int rc = uv_loop_init(&loop_);
+  // The loop times its waits for I/O, so that each pass's busy time is known (on_check).
+  if (rc == 0 && (rc = uv_loop_configure(&loop_, UV_METRICS_IDLE_TIME)) != 0)
+    uv_loop_close(&loop_);
   if (rc != 0) {
     *error = std::string("uv_loop_init: ") + uv_strerror(rc);
     close(listen_fd);
@@ -337,6 +340,14 @@ void Worker::release_held(std::uint64_t epoch) {
 
 void Worker::on_check(uv_check_t* h) {
   auto* w = static_cast<Worker*>(h->data);
+  // The pass that ends here: the time since the last check, less the wait for I/O.
+  const std::uint64_t now = uv_hrtime(), idle = uv_metrics_idle_time(&w->loop_);
+  if (w->pass_check_ns_ != 0 && w->ctx_.metrics) {
+    const std::uint64_t all = now - w->pass_check_ns_, waited = idle - w->pass_idle_ns_;
+    w->ctx_.metrics->count_pass(w->index_, all > waited ? (all - waited) / 1000 : 0);
+  }
+  w->pass_check_ns_ = now;
+  w->pass_idle_ns_ = idle;
   // Records go to the links before the replies that acknowledge them (PROTOCOL.md
   // section 6): worker 0 writes its links first; other workers post this pass's batch
   // and hold the replies until worker 0 has taken it.

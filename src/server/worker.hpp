@@ -148,6 +148,7 @@ class Worker {
   uv_timer_t log_timer_{};   // hands the log batch to the writer every 10 ms
   uv_timer_t idle_sweep_{};  // closes idle clients (idle_timeout_s)
   std::uint64_t lag_expected_ns_ = 0;
+  std::uint64_t pass_check_ns_ = 0, pass_idle_ns_ = 0;  // at the last check: for pass times
   std::thread thread_;
   std::vector<char> read_buf_;
   std::string tls_plain_;

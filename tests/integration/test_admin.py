@@ -58,6 +58,13 @@ class AdminTest(HerdTestCase):
         self.assertEqual(metric(text, "herd_places_lookup_seconds_bucket", le="+Inf"), 2)
         self.assertEqual(metric(text, "herd_link_up", neighbor="Welsh"), 0)
         self.assertGreaterEqual(metric(text, "herd_loop_lag_seconds", worker="0"), 0)
+        # Loop passes: many counted (this traffic took several), the longest within their sum.
+        passes = metric(text, "herd_loop_pass_seconds_count")
+        self.assertGreater(passes, 3)
+        self.assertEqual(metric(text, "herd_loop_pass_seconds_bucket", le="+Inf"), passes)
+        longest = metric(text, "herd_loop_pass_max_seconds", worker="0")
+        self.assertGreater(longest, 0)
+        self.assertLessEqual(longest, metric(text, "herd_loop_pass_seconds_sum") + 1e-6)
         self.assertIn("# TYPE herd_places_lookup_seconds histogram", text)
         h.start("Welsh")
         wait_until(lambda: metric(get(port, "/metrics")[1], "herd_link_up", neighbor="Welsh") == 1, 15,
