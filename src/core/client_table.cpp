@@ -64,6 +64,11 @@ bool ClientTable::offer(const RecordRef& rec) {
         size_.fetch_add(1, std::memory_order_relaxed);
         return true;
       }
+      if (slot.frag() == frag) {
+        // Most likely the client's record: its time, at the line's end, is read next, so
+        // its second cache line is asked for before the first is compared.
+        __builtin_prefetch(reinterpret_cast<const char*>(slot.rec()) + 64);
+      }
       if (slot.frag() == frag && slot.rec()->client_id() == id) {
         if (!is_newer(*rec, *slot.rec())) return false;
         replaced = slot.rec();

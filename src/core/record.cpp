@@ -162,7 +162,8 @@ void RecordRef::release() {
 }
 
 bool is_newer(const Record& a, const Record& b) {
-  if (a.client_time() != b.client_time()) return a.client_time() > b.client_time();
+  const Timestamp ta = a.client_time(), tb = b.client_time();  // each parsed once
+  if (ta != tb) return ta > tb;
   return a.line() > b.line();
 }
 

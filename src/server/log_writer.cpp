@@ -16,7 +16,11 @@ namespace {
 
 constexpr std::int64_t kWarnIntervalS = 60;
 constexpr std::int64_t kCheckIntervalS = 1;  // is the file still there, when idle?
-constexpr std::size_t kKeepCapacityBytes = 1024 * 1024;
+// Text waits in chunks of this size (a line longer than one gets a chunk of its own);
+// written chunks are kept for reuse up to kKeepChunks, so that a loop's append copies into
+// memory that is already mapped, and never moves what is queued.
+constexpr std::size_t kChunkBytes = 256 * 1024;
+constexpr std::size_t kKeepChunks = 8;
 // Group commit: once text arrives, the writer lets more gather for this long (or until
 // this much waits) and writes it at once: a wake-up and a write() per few milliseconds
 // instead of one per loop pass of every loop.
@@ -60,19 +64,47 @@ bool LogWriter::start(std::string* error) {
   return true;
 }
 
+LogWriter::Chunk LogWriter::take_chunk(std::size_t at_least) {
+  if (at_least <= kChunkBytes && !free_.empty()) {
+    Chunk c = std::move(free_.back());
+    free_.pop_back();
+    return c;
+  }
+  const std::size_t size = std::max(at_least, kChunkBytes);
+  return Chunk{std::unique_ptr<char[]>(new char[size]), size, 0};
+}
+
+void LogWriter::append_lines(std::string_view text) {
+  while (!text.empty()) {
+    Chunk* last = queue_.empty() ? nullptr : &queue_.back();
+    const std::size_t room = last ? last->size - last->used : 0;
+    // Whole lines only, so that a chunk ends where a line does (rotation cuts at chunk
+    // ends too): as many as fit, else a new chunk for the next line at least.
+    std::size_t take = text.size();
+    if (take > room) {
+      const std::size_t nl = room == 0 ? std::string_view::npos : text.rfind('\n', room - 1);
+      take = nl == std::string_view::npos ? 0 : nl + 1;
+    }
+    if (take == 0) {
+      const std::size_t nl = text.find('\n');
+      queue_.push_back(take_chunk(nl == std::string_view::npos ? text.size() : nl + 1));
+      continue;
+    }
+    std::memcpy(last->data.get() + last->used, text.data(), take);
+    last->used += take;
+    text.remove_prefix(take);
+  }
+}
+
 void LogWriter::write(std::string_view text) {
   bool wake = false;
   {
     std::lock_guard lock(mu_);
     // The writer sleeps only on an empty queue, or while text gathers below kGatherBytes.
-    wake = queue_.empty() ||
-           (queue_.size() < kGatherBytes && queue_.size() + text.size() >= kGatherBytes);
-    if (queue_.size() + text.size() <= kMaxQueuedBytes) {
-      // Grow by doubling, but never past the cap (appending would double to 16 MiB).
-      if (queue_.size() + text.size() > queue_.capacity())
-        queue_.reserve(std::min(kMaxQueuedBytes,
-                                std::max(queue_.size() + text.size(), 2 * queue_.capacity())));
-      queue_.append(text);
+    wake = queued_ == 0 || (queued_ < kGatherBytes && queued_ + text.size() >= kGatherBytes);
+    if (queued_ + text.size() <= kMaxQueuedBytes) {
+      append_lines(text);
+      queued_ += text.size();
       text = {};
     }
   }
@@ -92,25 +124,25 @@ void LogWriter::flush(std::chrono::milliseconds limit) {
   hurry_ = true;
   wake_.notify_one();
   idle_.wait_for(lock, limit,
-                 [this] { return (queue_.empty() && !writing_) || !thread_.joinable(); });
+                 [this] { return (queued_ == 0 && !writing_) || !thread_.joinable(); });
 }
 
 void LogWriter::run() {
-  std::string batch;
+  std::vector<Chunk> batch;
   for (;;) {
     bool stop = false;
     {
       std::unique_lock lock(mu_);
       wake_.wait_for(lock, std::chrono::seconds(kCheckIntervalS), [this] {
-        return stop_ || !queue_.empty() || reopen_.load(std::memory_order_relaxed);
+        return stop_ || queued_ != 0 || reopen_.load(std::memory_order_relaxed);
       });
-      if (!queue_.empty()) {
+      if (queued_ != 0) {
         wake_.wait_for(lock, kGather,
-                       [this] { return stop_ || hurry_ || queue_.size() >= kGatherBytes; });
+                       [this] { return stop_ || hurry_ || queued_ >= kGatherBytes; });
       }
       hurry_ = false;
-      batch.clear();
       batch.swap(queue_);
+      queued_ = 0;
       writing_ = true;
       stop = stop_;
     }
@@ -121,13 +153,19 @@ void LogWriter::run() {
       fd_ = -1;
       open_file();
     }
-    if (!batch.empty()) write_out(batch);
-    // A burst's buffer is not kept for good.
-    if (batch.capacity() > kKeepCapacityBytes) std::string().swap(batch);
+    for (const Chunk& c : batch) write_out(std::string_view(c.data.get(), c.used));
     {
       std::lock_guard lock(mu_);
+      // Chunks go back for reuse (a burst's extra ones, and oversized ones, are freed).
+      for (Chunk& c : batch) {
+        if (c.size == kChunkBytes && free_.size() < kKeepChunks) {
+          c.used = 0;
+          free_.push_back(std::move(c));
+        }
+      }
+      batch.clear();
       writing_ = false;
-      if (stop && queue_.empty()) {
+      if (stop && queued_ == 0) {
         idle_.notify_all();
         return;
       }

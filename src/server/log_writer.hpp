@@ -10,10 +10,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 namespace herd {
 
@@ -41,6 +43,12 @@ class LogWriter {
   std::uint64_t dropped_lines() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:
+  struct Chunk {
+    std::unique_ptr<char[]> data;
+    std::size_t size = 0, used = 0;
+  };
+  Chunk take_chunk(std::size_t at_least);    // under mu_
+  void append_lines(std::string_view text);  // under mu_
   void run();
   void write_out(std::string_view text);
   bool write_all(std::string_view text);
@@ -55,7 +63,9 @@ class LogWriter {
 
   std::mutex mu_;
   std::condition_variable wake_, idle_;
-  std::string queue_;
+  std::vector<Chunk> queue_;  // text waiting, in order
+  std::vector<Chunk> free_;   // written chunks, for reuse
+  std::size_t queued_ = 0;    // bytes in queue_
   bool stop_ = false;
   bool hurry_ = false;  // flush() waits: no gathering
   bool writing_ = false;
