@@ -5,6 +5,7 @@ HERD_TEST_SLOWDOWN (a factor for every time-out; sanitizer builds are slower).
 Nothing here asserts on speed: time-outs only bound how long a failing test waits.
 """
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -457,3 +458,10 @@ class HerdTestCase(unittest.TestCase):
         finally:
             for c in self.clusters:
                 c.stop()
+            # A passing test leaves nothing behind (logs of a million-record test are GBs);
+            # a failing one keeps its folders for a look.
+            outcome = getattr(self, "_outcome", None)
+            failed = outcome is not None and not getattr(outcome, "success", True)
+            if not failed:
+                for d in [h.dir for h in self.herds] + [c.dir for c in self.clusters]:
+                    shutil.rmtree(d, ignore_errors=True)

@@ -1,5 +1,7 @@
 """The herd command line and herd.toml errors (PROTOCOL.md sections 8 and 9)."""
+import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +16,7 @@ def run(*args, env=None):
 
 def write_config(text):
     d = tempfile.mkdtemp(prefix="herd-cli-")
+    atexit.register(shutil.rmtree, d, ignore_errors=True)
     path = os.path.join(d, "herd.toml")
     with open(path, "w") as f:
         f.write(text)
