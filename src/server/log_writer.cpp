@@ -163,13 +163,13 @@ void LogWriter::run() {
           free_.push_back(std::move(c));
         }
       }
-      batch.clear();
       writing_ = false;
       if (stop && queued_ == 0) {
         idle_.notify_all();
         return;
       }
     }
+    batch.clear();  // the chunks not kept are freed outside the lock
     idle_.notify_all();
   }
 }
