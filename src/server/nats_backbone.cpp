@@ -229,7 +229,7 @@ bool NatsBackbone::subscribe() {
     sub_ = nullptr;
     return false;
   }
-  current_sid_.store(natsSubscription_GetID(sub_), std::memory_order_release);
+  current_sub_.store(sub_, std::memory_order_release);
   natsSubscription_SetPendingLimits(sub_, -1, -1);  // the replay may be millions of keys
   if (start == 0) {
     log().info("backbone: watching bucket {} ({} messages in its stream)",
@@ -252,7 +252,7 @@ void NatsBackbone::retire_watcher(const char* why) {
     retired_sid_ = std::max(retired_sid_, natsSubscription_GetID(old));
     resume = resume_seq_;
   }
-  current_sid_.store(0, std::memory_order_release);
+  current_sub_.store(nullptr, std::memory_order_release);
   // Not unsubscribed: that would wait on a JetStream request to delete the consumer (up to
   // kLookupWaitMs, long if its node died); the server deletes it once idle (kInactiveNs).
   natsSubscription_Destroy(old);
@@ -538,8 +538,10 @@ void NatsBackbone::on_async_error(natsConnection*, natsSubscription* sub, natsSt
   auto* b = static_cast<NatsBackbone*>(closure);
   if (sub && (s == NATS_MISSED_HEARTBEAT || s == NATS_MISMATCH || s == NATS_SLOW_CONSUMER)) {
     // Only the current watcher matters: not a retired one, nor one still being created.
-    const std::int64_t current = b->current_sid_.load(std::memory_order_acquire);
-    if (current != 0 && natsSubscription_GetID(sub) == current) {
+    // cnats 3.4.1 does not hold the subscription for this callback: it may be gone (a
+    // retired watcher), so it is only compared, never used (an address reused by a new
+    // watcher at worst replaces that one once more, resuming where it was).
+    if (sub == b->current_sub_.load(std::memory_order_acquire)) {
       b->watch_broken_.store(true, std::memory_order_release);
       b->cv_.notify_one();
     }

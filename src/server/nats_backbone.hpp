@@ -123,7 +123,7 @@ class NatsBackbone {
   std::int64_t retired_sid_ = 0;  // watchers up to this one are retired
   std::uint64_t next_consumer_seq_ = 1;
   std::uint64_t resume_seq_ = 0;  // stream sequence of the last message received in order
-  std::atomic<std::int64_t> current_sid_{0};  // the watcher the backbone thread holds
+  std::atomic<natsSubscription*> current_sub_{nullptr};  // the watcher the backbone holds
   std::atomic<bool> watch_broken_{false};
 
   std::atomic<bool> connected_{false};
