@@ -354,8 +354,16 @@ class NatsCluster:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="herd-nats-")
         rng = __import__("random").Random()
+        # Below the kernel's ephemeral range: while the cluster is stopped (an outage test),
+        # the clients' and servers' own connections must not take its ports.
+        try:
+            with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+                ephemeral_low = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            ephemeral_low = 32768
+        top = max(10300, min(40000, ephemeral_low) - 300)
         for _ in range(200):
-            base = rng.randrange(20000, 40000)
+            base = rng.randrange(10000, top)
             ports = [base + off + i for off in (0, 100, 200) for i in range(3)]
             if all(port_free(p) for p in ports):
                 break
@@ -363,7 +371,10 @@ class NatsCluster:
         self.urls = [f"nats://127.0.0.1:{base + i}" for i in range(3)]
 
     def run(self, *args):
-        subprocess.run([NATS_CLUSTER, *args], check=True, capture_output=True, timeout=scaled(60))
+        r = subprocess.run([NATS_CLUSTER, *args], capture_output=True, text=True, timeout=scaled(60))
+        if r.returncode != 0:
+            raise AssertionError(f"tools/nats-cluster {' '.join(args)} failed ({r.returncode}):\n"
+                                 f"{r.stdout}{r.stderr}")
 
     def start(self):
         self.run("start", self.dir, str(self.base))
