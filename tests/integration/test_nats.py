@@ -43,12 +43,17 @@ class NatsBackboneTest(HerdTestCase):
     def nats_herd(self, cluster, names=NAMES, **kw):
         return self.herd(names=names, topology=None, nats=cluster, admin=True, **kw)
 
-    def test_an_iamat_at_any_server_is_seen_at_every_server(self):
+    def replayed_herd(self, names=NAMES):
+        """A fresh cluster and a herd on it, every server started and its replay done."""
         cluster = self.nats_cluster()
-        h = self.nats_herd(cluster)
+        h = self.nats_herd(cluster, names=names)
         h.start_all()
-        for n in NAMES:
+        for n in h.names:
             wait_until(lambda: healthz(h, n) == 200, 20, f"{n} to replay the bucket")
+        return cluster, h
+
+    def test_an_iamat_at_any_server_is_seen_at_every_server(self):
+        _, h = self.replayed_herd()
         for origin in NAMES:
             at = iamat(h, origin, [f"IAMAT nats-{origin}.x +34.068930-118.445127 {time.time():.9f}"])[0]
             for other in NAMES:
@@ -59,11 +64,7 @@ class NatsBackboneTest(HerdTestCase):
         self.assertEqual(metric(h, "Ball", "herd_backbone_connected"), 1)
 
     def test_racing_writers_converge_to_the_rules_winner_everywhere_and_in_the_bucket(self):
-        cluster = self.nats_cluster()
-        h = self.nats_herd(cluster)
-        h.start_all()
-        for n in NAMES:
-            wait_until(lambda: healthz(h, n) == 200, 20, f"{n} to replay the bucket")
+        cluster, h = self.replayed_herd()
         ids = [f"race{i}" for i in range(50)]
         base = int(time.time())
         barrier = threading.Barrier(len(NAMES))
@@ -138,11 +139,7 @@ class NatsBackboneTest(HerdTestCase):
         self.assertEqual(missing, [], f"{len(missing)} records missing after the replay")
 
     def test_all_nats_nodes_down_for_10_s_then_back_every_record_reaches_the_bucket_and_every_server(self):
-        cluster = self.nats_cluster()
-        h = self.nats_herd(cluster, names=["Alford", "Ball", "Welsh"])
-        h.start_all()
-        for n in h.names:
-            wait_until(lambda: healthz(h, n) == 200, 20, f"{n} to replay the bucket")
+        cluster, h = self.replayed_herd(["Alford", "Ball", "Welsh"])
         before = iamat(h, "Ball", ["IAMAT before-outage +1+1 1.5"])[0]
         wait_until(lambda: h.records("Alford", ["before-outage"]) == {"before-outage": before}, 10,
                    "Alford to see the record from before the outage")
@@ -169,11 +166,7 @@ class NatsBackboneTest(HerdTestCase):
     def test_a_watcher_whose_consumer_vanishes_is_replaced_and_misses_no_record(self):
         # A consumer deleted under a connected server (as an operator or a lost node would):
         # its heartbeats stop, herd retires the watcher and the next resumes where it stopped.
-        cluster = self.nats_cluster()
-        h = self.nats_herd(cluster, names=["Alford", "Ball"])
-        h.start_all()
-        for n in h.names:
-            wait_until(lambda: healthz(h, n) == 200, 20, f"{n} to replay the bucket")
+        cluster, h = self.replayed_herd(["Alford", "Ball"])
         first = iamat(h, "Alford", ["IAMAT vanish0 +1+1 1"])[0]
         wait_until(lambda: h.records("Ball", ["vanish0"]) == {"vanish0": first}, 10, "Ball to see vanish0")
         names = cluster.consumers("KV_herd")
@@ -192,11 +185,7 @@ class NatsBackboneTest(HerdTestCase):
         wait_until(lambda: len(cluster.consumers("KV_herd")) == 2, 10, "two consumers")
 
     def test_kill_9_of_nats_nodes_leader_included_under_load_loses_no_acknowledged_record(self):
-        cluster = self.nats_cluster()
-        h = self.nats_herd(cluster, names=["Alford", "Ball"])
-        h.start_all()
-        for n in h.names:
-            wait_until(lambda: healthz(h, n) == 200, 20, f"{n} to replay the bucket")
+        cluster, h = self.replayed_herd(["Alford", "Ball"])
         stored = {}
         stop = threading.Event()
 
@@ -229,11 +218,7 @@ class NatsBackboneTest(HerdTestCase):
         wait_until(lambda: metric(h, "Alford", "herd_backbone_publishes_pending") == 0, 30, "nothing pending")
 
     def test_everything_stopped_and_started_again_every_record_is_back(self):
-        cluster = self.nats_cluster()
-        h = self.nats_herd(cluster, names=["Alford", "Ball"])
-        h.start_all()
-        for n in h.names:
-            wait_until(lambda: healthz(h, n) == 200, 20, f"{n} to replay the bucket")
+        cluster, h = self.replayed_herd(["Alford", "Ball"])
         lines = [f"IAMAT durable{i} +5+5 {i}.25" for i in range(3000)]
         replies = dict(zip([l.split()[1] for l in lines], iamat(h, "Alford", lines)))
         wait_until(lambda: metric(h, "Alford", "herd_backbone_publishes_pending") == 0, 30, "every publish acked")

@@ -9,7 +9,10 @@
 #include <sstream>
 #include <string>
 
+#include "../common/temp_dir.hpp"
 #include "server/log_writer.hpp"
+
+using herd::test::TempDir;
 
 namespace {
 
@@ -19,15 +22,6 @@ std::string read_file(const std::string& path) {
   ss << f.rdbuf();
   return ss.str();
 }
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/herd-logwriter-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 // Lines of every size around the 256 KiB chunk, in batches of several lines.
 std::string make_lines(std::mt19937& rng, std::size_t count) {
@@ -48,7 +42,7 @@ std::string make_lines(std::mt19937& rng, std::size_t count) {
 }  // namespace
 
 TEST_CASE("log writer: every line reaches the file whole and in order, whatever its size") {
-  TempDir dir;
+  TempDir dir{"herd-logwriter"};
   const std::string path = dir.path + "/T.log";
   std::mt19937 rng(7);
   std::string expected;
@@ -69,7 +63,7 @@ TEST_CASE("log writer: every line reaches the file whole and in order, whatever 
 }
 
 TEST_CASE("log writer: rotation cuts between lines, and the files hold everything in order") {
-  TempDir dir;
+  TempDir dir{"herd-logwriter"};
   const std::string path = dir.path + "/R.log";
   std::mt19937 rng(11);
   std::string expected;
@@ -102,7 +96,7 @@ TEST_CASE("log writer: rotation cuts between lines, and the files hold everythin
 }
 
 TEST_CASE("log writer: text beyond the queue's cap is dropped by whole lines and counted") {
-  TempDir dir;
+  TempDir dir{"herd-logwriter"};
   const std::string path = dir.path + "/D.log";
   herd::LogWriter w(path, 0, 0);  // not started: nothing drains the queue
   std::string line(1000, 'x');

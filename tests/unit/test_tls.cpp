@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/temp_dir.hpp"
 #include "../common/test_certs.hpp"
 #include "core/tls_channel.hpp"
 #include "server/tls_context.hpp"
@@ -16,22 +17,13 @@
 using namespace herd;
 using herd::test::KeyAndCert;
 using herd::test::make_cert;
+using herd::test::TempDir;
 
 namespace {
 
-struct Dir {
-  std::string path;
-  Dir() {
-    char tmpl[] = "/tmp/herd-unit-tls-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~Dir() { std::filesystem::remove_all(path); }
-  std::string operator/(const std::string& f) const { return path + "/" + f; }
-};
-
 // A herd of files: a CA and certificates, and the config naming them.
 struct Herd {
-  Dir dir;
+  TempDir dir{"herd-unit-tls"};
   KeyAndCert ca = make_cert("test CA", nullptr, 365);
   HerdConfig cfg;
   Herd() {
