@@ -253,11 +253,31 @@ void NatsBackbone::retire_watcher(const char* why) {
     resume = resume_seq_;
   }
   current_sub_.store(nullptr, std::memory_order_release);
-  // Not unsubscribed: that would wait on a JetStream request to delete the consumer (up to
-  // kLookupWaitMs, long if its node died); the server deletes it once idle (kInactiveNs).
-  natsSubscription_Destroy(old);
+  retired_subs_.push_back(old);  // its messages from now on are ignored (in_order)
   log().warn("backbone: watcher dropped ({}); the next one starts after stream sequence {}", why,
              resume);
+}
+
+void NatsBackbone::free_retired_watchers() {
+  // Unsubscribing deletes the consumer too (a JetStream request, up to kLookupWaitMs): done
+  // only while connected, where it is quick (else the server drops it after kInactiveNs).
+  std::size_t removed = 0;
+  for (natsSubscription* s : retired_subs_) {
+    if (natsSubscription_IsValid(s)) natsSubscription_Unsubscribe(s);
+    if (natsSubscription_IsValid(s)) break;  // still the reader's: try again later
+    ++removed;
+  }
+  if (removed == 0) return;
+  // The PONG comes after every message the server sent before it; the reader that reads it
+  // has finished with any message it read before (a reconnection joins the old reader).
+  const natsStatus f = natsConnection_FlushTimeout(nc_, kLookupWaitMs);
+  if (f != NATS_OK) {
+    warn_limited("a flush to free a retired watcher: " + status_text(f) + "; retrying");
+    return;
+  }
+  for (std::size_t i = 0; i < removed; ++i) natsSubscription_Destroy(retired_subs_[i]);
+  retired_subs_.erase(retired_subs_.begin(),
+                      retired_subs_.begin() + static_cast<std::ptrdiff_t>(removed));
 }
 
 void NatsBackbone::run() {
@@ -275,6 +295,11 @@ void NatsBackbone::run() {
                                  : "a gap in its sequence, or its heartbeats stopped");
       lock.lock();
       continue;
+    }
+    if (connected_ && !retired_subs_.empty()) {
+      lock.unlock();
+      free_retired_watchers();
+      lock.lock();
     }
     if (connected_ && !bucket_ready_) {
       lock.unlock();
@@ -579,11 +604,16 @@ void NatsBackbone::stop(std::chrono::milliseconds grace) {
 }
 
 void NatsBackbone::close_nats() {
+  // The consumer is deleted while NATS is up; the subscriptions are freed once the
+  // connection is closed and its reader joined (see retired_subs_).
   if (sub_) {
     natsSubscription_Unsubscribe(sub_);
-    natsSubscription_Destroy(sub_);
+    retired_subs_.push_back(sub_);
     sub_ = nullptr;
   }
+  if (nc_) natsConnection_Close(nc_);
+  for (natsSubscription* s : retired_subs_) natsSubscription_Destroy(s);
+  retired_subs_.clear();
   if (js_) {
     jsCtx_Destroy(js_);
     js_ = nullptr;

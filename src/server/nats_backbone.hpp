@@ -85,6 +85,7 @@ class NatsBackbone {
   // watch stands (under watch_mu_). A gap marks the watcher broken.
   bool in_order(std::int64_t sid, std::uint64_t consumer_seq, std::uint64_t stream_seq);
   void retire_watcher(const char* why);
+  void free_retired_watchers();
   static void on_disconnected(natsConnection* nc, void* closure);
   static void on_reconnected(natsConnection* nc, void* closure);
   static void on_async_error(natsConnection* nc, natsSubscription* sub, natsStatus err,
@@ -97,6 +98,13 @@ class NatsBackbone {
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;
   natsSubscription* sub_ = nullptr;
+  // Retired watchers, not yet freed. cnats 3.4.1's reader thread uses a subscription it
+  // looked up without holding it (natsConn_processMsg; fixed in cnats 3.6.1): freeing one
+  // while a message for it is being read is a use after free. So a retired watcher is
+  // unsubscribed once NATS is up, and freed only after a round trip to the server (a
+  // PING's PONG, read by the same reader after any message it was reading) or after the
+  // connection closed (its reader joined).
+  std::vector<natsSubscription*> retired_subs_;
   bool bucket_ready_ = false;
   std::thread thread_;
 
