@@ -43,11 +43,40 @@ void ClientTable::grow(Stripe& s) {
     while (!s.slots[i].empty()) i = i + 1 == n ? 0 : i + 1;
     s.slots[i] = o;
   }
+  s.base.store(reinterpret_cast<std::uintptr_t>(s.slots.data()), std::memory_order_relaxed);
+  s.nslots.store(n, std::memory_order_relaxed);
 }
 
-bool ClientTable::offer(const RecordRef& rec) {
+void ClientTable::prefetch_slots(std::uint64_t hash) const {
+  const Stripe& s = stripe_of(stripes_, hash);
+  const std::size_t n = s.nslots.load(std::memory_order_relaxed);
+  if (n == 0) return;
+  const std::uintptr_t at =
+      s.base.load(std::memory_order_relaxed) + home(Slot::frag_of(hash), n) * sizeof(Slot);
+  __builtin_prefetch(reinterpret_cast<const void*>(at));
+}
+
+void ClientTable::prefetch_record(std::uint64_t hash) const {
+  const std::uint64_t frag = Slot::frag_of(hash);
+  Stripe& s = stripe_of(stripes_, hash);
+  std::lock_guard lock(s.mu);
+  const std::size_t n = s.slots.size();
+  if (n == 0) return;
+  for (std::size_t i = home(frag, n);; i = i + 1 == n ? 0 : i + 1) {
+    const Slot& slot = s.slots[i];
+    if (slot.empty()) return;
+    if (slot.frag() == frag) {
+      // Its client id (first line) and its time (the line's end, often the second).
+      const char* r = reinterpret_cast<const char*>(slot.rec());
+      __builtin_prefetch(r);
+      __builtin_prefetch(r + 64);
+      return;
+    }
+  }
+}
+
+bool ClientTable::offer(const RecordRef& rec, const std::uint64_t h) {
   const std::string_view id = rec->client_id();
-  const std::uint64_t h = hash_client_id(id);
   const std::uint64_t frag = Slot::frag_of(h);
   Stripe& s = stripe_of(stripes_, h);
   const Record* replaced = nullptr;
@@ -81,8 +110,7 @@ bool ClientTable::offer(const RecordRef& rec) {
   return true;
 }
 
-RecordRef ClientTable::find(std::string_view client_id) const {
-  const std::uint64_t h = hash_client_id(client_id);
+RecordRef ClientTable::find(std::string_view client_id, const std::uint64_t h) const {
   const std::uint64_t frag = Slot::frag_of(h);
   Stripe& s = stripe_of(stripes_, h);
   std::lock_guard lock(s.mu);

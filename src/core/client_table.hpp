@@ -25,10 +25,24 @@ class ClientTable {
 
   // Stores rec if the table holds no record for its client or rec is newer (is_newer).
   // Returns true if it was stored.
-  bool offer(const RecordRef& rec);
+  bool offer(const RecordRef& rec) { return offer(rec, hash_client_id(rec->client_id())); }
+  // The same, with hash == hash_client_id(rec->client_id()) already computed.
+  bool offer(const RecordRef& rec, std::uint64_t hash);
 
   // The stored record for a client, or an empty reference.
-  RecordRef find(std::string_view client_id) const;
+  RecordRef find(std::string_view client_id) const {
+    return find(client_id, hash_client_id(client_id));
+  }
+  RecordRef find(std::string_view client_id, std::uint64_t hash) const;
+
+  // Hints for a batch of lookups (hash: hash_client_id of the client id), so that their
+  // cache misses overlap instead of following one another: prefetch_slots asks for the
+  // line of slots a lookup probes first (without the stripe's lock: it reads nothing but
+  // two atomics); prefetch_record, issued once those slots have had time to arrive, asks
+  // for the record a lookup will compare (under the stripe's lock). Neither changes
+  // anything.
+  void prefetch_slots(std::uint64_t hash) const;
+  void prefetch_record(std::uint64_t hash) const;
 
   // Where a catch-up is in one stripe: a slot index and the stripe's layout generation.
   struct StripeCursor {
@@ -64,6 +78,10 @@ class ClientTable {
   struct alignas(64) Stripe {
     mutable std::mutex mu;
     std::vector<Slot> slots;  // empty, or 16 grown by half each time; linear probing
+    // slots.data() and slots.size(), for prefetch_slots (which holds no lock: a stale pair
+    // only makes it ask for a useless line; a prefetch never faults).
+    std::atomic<std::uintptr_t> base{0};
+    std::atomic<std::size_t> nslots{0};
     std::size_t used = 0;
     std::uint64_t generation = 1;  // changes whenever slots are rehashed
   };

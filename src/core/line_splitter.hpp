@@ -69,6 +69,8 @@ class LineSplitter {
 
   bool has_partial() const { return !partial_.empty(); }
   bool has_held() const { return held_pos_ < held_.size(); }
+  // The input held by a pause, which resume() hands over next.
+  std::string_view held() const { return std::string_view(held_).substr(held_pos_); }
   // Changes the line limit for lines not yet complete (a link after its handshake).
   void set_max(std::size_t max_line_bytes) { max_ = max_line_bytes; }
 

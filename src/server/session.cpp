@@ -139,6 +139,7 @@ void Session::receive(const char* data, std::size_t len) {
     }
   }
   if (!tls_) {
+    w_.lookahead().scan(std::string_view(data, len));
     after_input(splitter_.feed(data, len, on_line));
     return;
   }
@@ -159,7 +160,10 @@ void Session::receive(const char* data, std::size_t len) {
     w_.log_batch().line("info", "client " + std::to_string(id_) + ": TLS established (" +
                                     tls_->description() + ")");
   }
-  if (!plain.empty()) after_input(splitter_.feed(plain.data(), plain.size(), on_line));
+  if (!plain.empty()) {
+    w_.lookahead().scan(plain);
+    after_input(splitter_.feed(plain.data(), plain.size(), on_line));
+  }
   if (st == TlsChannel::Status::closed && !closing_ && !read_closed_) {
     // close_notify is the end of input, after the lines held by back-pressure if any.
     if (input_paused_) {
@@ -223,6 +227,7 @@ void Session::resume_input() {
   now_ = wall_clock_now();
   lines_this_turn_ = 0;
   owed_at_turn_start_ = replies_.owed_bytes();
+  w_.lookahead().scan(splitter_.held());
   FeedResult r = splitter_.resume([this](std::string_view line) { return handle_line(line); });
   if (r == FeedResult::ok && !closing_ && !read_closed_ && tls_eof_pending_) {
     tls_eof_pending_ = false;
@@ -258,7 +263,7 @@ LineAction Session::handle_line(std::string_view line) {
     case MessageKind::iamat: {
       ctx.metrics->lines_iamat.fetch_add(1, std::memory_order_relaxed);
       RecordRef rec = RecordRef::from_iamat(ctx.self->name, now_, m);
-      if (ctx.table.offer(rec)) {
+      if (ctx.table.offer(rec, w_.lookahead().hash(m.client_id))) {
         ctx.metrics->records_stored.fetch_add(1, std::memory_order_relaxed);
         hold_epoch_ = std::max(hold_epoch_, w_.flood(rec));
       }
@@ -308,7 +313,7 @@ LineAction Session::handle_line(std::string_view line) {
 }
 
 void Session::handle_whatsat(std::string_view line, const Message& m) {
-  RecordRef rec = w_.ctx().table.find(m.client_id);
+  RecordRef rec = w_.ctx().table.find(m.client_id, w_.lookahead().hash(m.client_id));
   auto loc = rec ? parse_location(rec->location_text()) : std::nullopt;
   if (!loc) {
     if (rec)

@@ -28,7 +28,7 @@ constexpr std::uint64_t kIdleSweepMs = 1000;
 }  // namespace
 
 Worker::Worker(ServerContext& ctx, unsigned index)
-    : ctx_(ctx), index_(index), read_buf_(kReadBufferBytes) {}
+    : ctx_(ctx), index_(index), read_buf_(kReadBufferBytes), lookahead_(ctx.table) {}
 
 Worker::~Worker() {
   join();
@@ -52,8 +52,7 @@ bool Worker::start(int listen_fd, int tls_listen_fd, const ProviderFactory& make
                    std::string* error) {
   int rc = uv_loop_init(&loop_);
   // The loop times its waits for I/O, so that each pass's busy time is known (on_check).
-  if (rc == 0 && (rc = uv_loop_configure(&loop_, UV_METRICS_IDLE_TIME)) != 0)
-    uv_loop_close(&loop_);
+  if (rc == 0 && (rc = uv_loop_configure(&loop_, UV_METRICS_IDLE_TIME)) != 0) uv_loop_close(&loop_);
   if (rc != 0) {
     *error = std::string("uv_loop_init: ") + uv_strerror(rc);
     close(listen_fd);

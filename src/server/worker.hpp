@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/byte_chain.hpp"
+#include "core/id_lookahead.hpp"
 #include "core/record.hpp"
 #include "server/context.hpp"
 #include "server/logging.hpp"
@@ -81,6 +82,9 @@ class Worker {
   std::size_t read_buffer_size() const { return read_buf_.size(); }
   // Shared buffer for the plaintext of one TLS read (parsed before the next read).
   std::string& tls_plain_buffer() { return tls_plain_; }
+  // Client-table lookups of the lines a session is about to handle (it scans its input
+  // before handing the lines over, and hashes client ids through it).
+  IdLookahead& lookahead() { return lookahead_; }
   // Reply blocks of this loop's sessions.
   BlockPool& block_pool() { return blocks_; }
   // Scratch lists for gathering one write (a session fills and uses them at once).
@@ -152,6 +156,7 @@ class Worker {
   std::thread thread_;
   std::vector<char> read_buf_;
   std::string tls_plain_;
+  IdLookahead lookahead_;
   std::vector<std::string_view> parts_;
   std::vector<uv_buf_t> bufs_;
   LogBatch log_batch_;

@@ -1,11 +1,15 @@
 // Fuzzes the line splitter against a simple reference over random chunkings, with pauses
-// and resumes: the lines handed over must be exactly the reference's, in order.
+// and resumes: the lines handed over must be exactly the reference's, in order. Each
+// chunk and each resumed rest is scanned by an IdLookahead first, as a session does, and
+// every IAMAT and WHATSAT id must hash through it as hash_client_id does.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "core/id_lookahead.hpp"
 #include "core/line_splitter.hpp"
+#include "core/message.hpp"
 
 using namespace herd;
 
@@ -54,10 +58,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Reference want = reference(in, max);
 
   LineSplitter s(max);
+  static ClientTable table;  // empty: the lookahead's lookups find nothing
+  IdLookahead la(table);
   std::vector<std::string> got;
   unsigned counter = 0;
   auto on_line = [&](std::string_view l) {
     got.emplace_back(l);
+    const Message m = parse_message(l);
+    if ((m.kind == MessageKind::iamat || m.kind == MessageKind::whatsat) &&
+        la.hash(m.client_id) != hash_client_id(m.client_id))
+      std::abort();
     return (++counter * 31 + pause_seed) % 5 == 0 ? LineAction::pause : LineAction::go;
   };
   bool too_long = false;
@@ -65,10 +75,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   while (pos < in.size() && !too_long) {
     std::size_t n = 1 + (chunk_seed * (k + 7) + k * k) % 23;
     n = std::min(n, in.size() - pos);
+    la.scan(std::string_view(in.data() + pos, n));
     FeedResult r = s.feed(in.data() + pos, n, on_line);
     pos += n;
     ++k;
-    while (r == FeedResult::paused) r = s.resume(on_line);
+    while (r == FeedResult::paused) {
+      la.scan(s.held());
+      r = s.resume(on_line);
+    }
     if (r == FeedResult::too_long) too_long = true;
   }
   if (got != std::vector<std::string>(

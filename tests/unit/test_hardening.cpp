@@ -209,9 +209,11 @@ TEST_CASE("back-pressure is checked line by line: the splitter pauses and resume
   CHECK(s.feed(in.data(), in.size(), on_line) == FeedResult::paused);
   CHECK(lines == std::vector<std::string>{"a", "b"});
   CHECK(s.has_held());
+  CHECK(s.held() == "c\nd\ne\npart");
   budget = 2;
   CHECK(s.resume(on_line) == FeedResult::paused);
   CHECK(lines.size() == 4);
+  CHECK(s.held() == "e\npart");
   budget = 10;
   CHECK(s.resume(on_line) == FeedResult::ok);
   CHECK_FALSE(s.has_held());

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/client_table.hpp"
+#include "core/id_lookahead.hpp"
 #include "core/record.hpp"
 
 using namespace herd;
@@ -111,4 +112,58 @@ TEST_CASE("table hammer: threads racing on shared clients converge to the newest
     std::string id = "client" + std::to_string(c);
     CHECK(t.find(id)->line() == expect.find(id)->line());
   }
+}
+
+TEST_CASE("the lookahead hashes each IAMAT and WHATSAT id of whole lines once, by address") {
+  ClientTable table;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string line = "IAMAT c" + std::to_string(i) + " +1+2 " + std::to_string(i) + ".5";
+    Message m = parse_message(line);
+    REQUIRE(table.offer(RecordRef::from_iamat("Ball", {100, 0}, m)));
+  }
+  IdLookahead la(table);
+  const std::string input =
+      "IAMAT c1 +1+2 5.5\nWHATSAT c2 10 5\nAT Ball +0.1 c3 +1+2 1.0\nIAMAT  c4 +1+2 1\n"
+      "IAMAT c5 +1+2 6.5\nIAMAT c6 +1+2";
+  la.scan(input);
+  CHECK(la.scanned() == 3);  // c1, c2, c5: not the AT line, the double space, the partial line
+  const std::string_view in(input);
+  const std::string_view c1 = in.substr(in.find("c1"), 2), c2 = in.substr(in.find("c2"), 2),
+                         c5 = in.substr(in.find("c5"), 2), c6 = in.substr(in.find("c6"), 2);
+  CHECK(la.hash(c1) == hash_client_id("c1"));
+  CHECK(la.reused() == 1);
+  // An id from elsewhere (a line the splitter copied) is hashed there and moves nothing.
+  const std::string copy = "c9";
+  CHECK(la.hash(copy) == hash_client_id("c9"));
+  CHECK(la.reused() == 1);
+  // Skipping c2 (its line went elsewhere) still finds c5; c6 was not scanned.
+  CHECK(la.hash(c5) == hash_client_id("c5"));
+  CHECK(la.reused() == 2);
+  CHECK(la.hash(c6) == hash_client_id("c6"));
+  CHECK(la.hash(c2) == hash_client_id("c2"));  // behind the scan now: computed
+  CHECK(la.reused() == 2);
+  // The same id with another length (a tab the scan did not split on) is not reused.
+  const std::string tabbed = "IAMAT c7\t+1+2 1\n";
+  la.scan(tabbed);
+  CHECK(la.scanned() == 1);
+  CHECK(la.hash(std::string_view(tabbed).substr(6, 2)) == hash_client_id("c7"));
+  CHECK(la.reused() == 2);
+  // A new scan forgets the old one; at most kMaxIds ids per scan.
+  std::string many;
+  for (std::size_t i = 0; i < IdLookahead::kMaxIds + 50; ++i)
+    many += "IAMAT c" + std::to_string(i) + " +1+2 " + std::to_string(i) + ".5\n";
+  la.scan(many);
+  CHECK(la.scanned() == IdLookahead::kMaxIds);
+  std::size_t pos = 0;
+  for (std::size_t i = 0; i < IdLookahead::kMaxIds + 50; ++i) {
+    pos = many.find('c', pos);
+    const std::size_t sp = many.find(' ', pos);
+    const std::string_view id = std::string_view(many).substr(pos, sp - pos);
+    const std::uint64_t h = la.hash(id);
+    CHECK(h == hash_client_id(id));
+    // The lookups started ahead change nothing: every client is found with that hash.
+    if (i < 1000) CHECK(table.find(id, h)->client_id() == id);
+    pos = sp;
+  }
+  CHECK(la.reused() == 2 + IdLookahead::kMaxIds);
 }
