@@ -1,5 +1,6 @@
 #include "core/client_table.hpp"
 
+#include <cassert>
 #include <cstdio>
 #include <cstdlib>
 
@@ -75,8 +76,9 @@ void ClientTable::prefetch_record(std::uint64_t hash) const {
   }
 }
 
-bool ClientTable::offer(const RecordRef& rec, const std::uint64_t h) {
+bool ClientTable::offer(const RecordRef& rec, const std::uint64_t h, const Timestamp time) {
   const std::string_view id = rec->client_id();
+  assert(h == hash_client_id(id) && time == rec->client_time());
   const std::uint64_t frag = Slot::frag_of(h);
   Stripe& s = stripe_of(stripes_, h);
   const Record* replaced = nullptr;
@@ -99,7 +101,7 @@ bool ClientTable::offer(const RecordRef& rec, const std::uint64_t h) {
         __builtin_prefetch(reinterpret_cast<const char*>(slot.rec()) + 64);
       }
       if (slot.frag() == frag && slot.rec()->client_id() == id) {
-        if (!is_newer(*rec, *slot.rec())) return false;
+        if (!is_newer(*rec, time, *slot.rec())) return false;
         replaced = slot.rec();
         slot.set(RecordRef(rec).leak(), h);
         break;

@@ -25,9 +25,12 @@ class ClientTable {
 
   // Stores rec if the table holds no record for its client or rec is newer (is_newer).
   // Returns true if it was stored.
-  bool offer(const RecordRef& rec) { return offer(rec, hash_client_id(rec->client_id())); }
-  // The same, with hash == hash_client_id(rec->client_id()) already computed.
-  bool offer(const RecordRef& rec, std::uint64_t hash);
+  bool offer(const RecordRef& rec) {
+    return offer(rec, hash_client_id(rec->client_id()), rec->client_time());
+  }
+  // The same, with hash == hash_client_id(rec->client_id()) and time == rec->client_time()
+  // already known.
+  bool offer(const RecordRef& rec, std::uint64_t hash, Timestamp time);
 
   // The stored record for a client, or an empty reference.
   RecordRef find(std::string_view client_id) const {

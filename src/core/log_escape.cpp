@@ -1,6 +1,12 @@
 #include "core/log_escape.hpp"
 
 #include <array>
+#include <cstdint>
+#include <cstring>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 namespace herd {
 namespace {
@@ -14,6 +20,24 @@ constexpr std::array<bool, 256> kEscaped = [] {
   return t;
 }();
 
+// The length of the run of bytes at the start of p[0..n) that are kept as they are.
+std::size_t kept_run(const unsigned char* p, std::size_t n) {
+  std::size_t j = 0;
+#ifdef __SSE2__
+  // 16 bytes at a time: a byte is escaped if it is at most 0x1f, 0x7f or '\\'.
+  const __m128i low = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f), bs = _mm_set1_epi8('\\');
+  for (; j + 16 <= n; j += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + j));
+    const __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, low), v),
+                                     _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, bs)));
+    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+    if (mask != 0) return j + static_cast<std::size_t>(__builtin_ctz(mask));
+  }
+#endif
+  while (j < n && !kEscaped[p[j]]) ++j;
+  return j;
+}
+
 }  // namespace
 
 void append_log_escaped(std::string& out, std::string_view s) {
@@ -23,8 +47,7 @@ void append_log_escaped(std::string& out, std::string_view s) {
   std::size_t i = 0;
   while (i < n) {
     // Runs of bytes kept as they are go in one append (a protocol line is one run).
-    std::size_t j = i;
-    while (j < n && !kEscaped[p[j]]) ++j;
+    const std::size_t j = i + kept_run(p + i, n - i);
     out.append(s.data() + i, j - i);
     if (j == n) break;
     const unsigned char c = p[j];

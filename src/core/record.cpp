@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "core/fields.hpp"
+#include "core/record_pool.hpp"
 
 namespace herd {
 
@@ -83,11 +84,9 @@ std::uint64_t hash_client_id(std::string_view id) {
 
 Record* Record::allocate(std::size_t line_len) {
   if (line_len >= UINT32_MAX) throw std::length_error("AT line too long");
-  // 16-byte aligned (malloc's own alignment on x86-64 and arm64, so no extra memory): the
-  // client table packs addresses shifted by 4 bits.
-  void* mem = nullptr;
-  if (posix_memalign(&mem, 16, sizeof(Record) + line_len + 1) != 0) throw std::bad_alloc();
-  Record* r = new (mem) Record();
+  // 16-byte aligned: the client table packs addresses shifted by 4 bits.
+  static_assert(record_pool::kGranule == 16);
+  Record* r = new (record_pool::allocate(sizeof(Record) + line_len + 1)) Record();
   r->line_len_ = static_cast<std::uint32_t>(line_len);
   r->text()[line_len] = '\n';
   return r;
@@ -155,14 +154,19 @@ RecordRef RecordRef::from_iamat(std::string_view server, Timestamp now, const Me
 
 void RecordRef::release() {
   if (r_ && r_->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    const std::size_t bytes = sizeof(Record) + r_->line_len_ + 1;
     r_->~Record();
-    std::free(r_);
+    record_pool::deallocate(r_, bytes);
   }
   r_ = nullptr;
 }
 
 bool is_newer(const Record& a, const Record& b) {
-  const Timestamp ta = a.client_time(), tb = b.client_time();  // each parsed once
+  return is_newer(a, a.client_time(), b);
+}
+
+bool is_newer(const Record& a, Timestamp ta, const Record& b) {
+  const Timestamp tb = b.client_time();  // parsed once
   if (ta != tb) return ta > tb;
   return a.line() > b.line();
 }

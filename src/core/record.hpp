@@ -14,11 +14,11 @@
 
 namespace herd {
 
-// One heap block: an 8-byte header followed by the AT line and a '\n'. Immutable after
-// creation except for the reference count, so any thread may read it. Only the line is
-// stored: the client id, location and client time are read from it when asked for (a
-// scan of the line's first fields, or of its last one), which keeps a stored client to
-// the line's length plus 8 bytes (and malloc's 8).
+// One block of the record pool (core/record_pool.hpp): an 8-byte header followed by the
+// AT line and a '\n'. Immutable after creation except for the reference count, so any
+// thread may read it. Only the line is stored: the client id, location and client time are read
+// from it when asked for (a scan of the line's first fields, or of its last one), which keeps a
+// stored client to the line's length plus 9 bytes, rounded up to 16.
 class Record {
  public:
   std::string_view line() const { return {text(), line_len_}; }          // without '\n'
@@ -102,5 +102,7 @@ std::uint64_t siphash(std::uint64_t k0, std::uint64_t k1, std::string_view data,
 // The ordering rule of section 3: newer client time wins; on a tie the bytewise greater
 // AT line wins.
 bool is_newer(const Record& a, const Record& b);
+// The same, with ta == a.client_time() already known.
+bool is_newer(const Record& a, Timestamp ta, const Record& b);
 
 }  // namespace herd

@@ -263,7 +263,7 @@ LineAction Session::handle_line(std::string_view line) {
     case MessageKind::iamat: {
       ctx.metrics->lines_iamat.fetch_add(1, std::memory_order_relaxed);
       RecordRef rec = RecordRef::from_iamat(ctx.self->name, now_, m);
-      if (ctx.table.offer(rec, w_.lookahead().hash(m.client_id))) {
+      if (ctx.table.offer(rec, w_.lookahead().hash(m.client_id), m.client_time)) {
         ctx.metrics->records_stored.fetch_add(1, std::memory_order_relaxed);
         hold_epoch_ = std::max(hold_epoch_, w_.flood(rec));
       }

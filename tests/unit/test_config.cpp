@@ -153,6 +153,38 @@ TEST_CASE("log escaping keeps one entry on one line") {
   CHECK(log_escaped("\n\n") == "\\n\\n");
 }
 
+TEST_CASE("log escaping: every byte value at every place of a 16-byte block and its tail") {
+  auto reference = [](std::string_view in) {
+    std::string out;
+    for (unsigned char c : in) {
+      if (c == '\\') {
+        out += "\\\\";
+      } else if (c == '\n') {
+        out += "\\n";
+      } else if (c == '\r') {
+        out += "\\r";
+      } else if (c == '\t') {
+        out += "\\t";
+      } else if (c < 0x20 || c == 0x7f) {
+        static const char kHex[] = "0123456789abcdef";
+        out += "\\x";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+    return out;
+  };
+  for (int c = 0; c < 256; ++c) {
+    for (std::size_t at : {0u, 1u, 15u, 16u, 17u, 31u, 32u, 40u}) {
+      std::string in(41, 'a');
+      in[at] = static_cast<char>(c);
+      CHECK(log_escaped(in) == reference(in));
+    }
+  }
+}
+
 TEST_CASE("admin listener keys and --health") {
   std::string err;
   auto c = parse_config(kServers + "[[server]]\nname = \"D\"\nport = 5\nadmin_port = 9100\n",
