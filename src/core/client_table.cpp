@@ -8,14 +8,14 @@ namespace herd {
 
 void ClientTable::Slot::set(const Record* r, std::uint64_t hash) {
   const auto p = reinterpret_cast<std::uint64_t>(r);
-  if ((p & 15) != 0 || (p >> (kPtrBits + 4)) != 0) {
+  if ((p & 7) != 0 || (p >> (kPtrBits + 3)) != 0) {
     std::fputs(
-        "herd: a record's address is not 16-byte aligned below 2^48; the client table "
+        "herd: a record's address is not 8-byte aligned below 2^48; the client table "
         "cannot pack it\n",
         stderr);
     std::abort();
   }
-  bits = (p >> 4) | (frag_of(hash) << kPtrBits);
+  bits = (p >> 3) | (frag_of(hash) << kPtrBits);
 }
 
 ClientTable::~ClientTable() {
@@ -27,7 +27,7 @@ ClientTable::~ClientTable() {
 }
 
 std::size_t ClientTable::home(std::uint64_t frag, std::size_t size) {
-  return static_cast<std::size_t>((frag * size) >> 20);
+  return static_cast<std::size_t>((frag * size) >> Slot::kFragBits);
 }
 
 void ClientTable::grow(Stripe& s) {

@@ -63,16 +63,19 @@ class ClientTable {
   std::size_t size() const { return size_.load(std::memory_order_relaxed); }
 
  private:
-  // 8 bytes: a record's address (16-byte aligned, below 2^48: 44 bits once shifted) and 20
-  // bits of its client id's hash (bits 8..27; bits 0..7 chose the stripe). The slot a
-  // record probes first is computed from those 20 bits, so growing a stripe reads no
-  // record; a probe reads a record only when all 20 bits match.
+  // 8 bytes: a record's address (8-byte aligned, below 2^48: 45 bits once shifted) and 19
+  // bits of its client id's hash (bits 8..26; bits 0..7 chose the stripe). The slot a
+  // record probes first is computed from those 19 bits, so growing a stripe reads no
+  // record; a probe reads a record only when all 19 bits match.
   struct Slot {
     std::uint64_t bits = 0;
-    static constexpr int kPtrBits = 44;
-    static std::uint64_t frag_of(std::uint64_t hash) { return (hash >> 8) & 0xfffffu; }
+    static constexpr int kPtrBits = 45;
+    static constexpr int kFragBits = 64 - kPtrBits;
+    static std::uint64_t frag_of(std::uint64_t hash) {
+      return (hash >> 8) & ((std::uint64_t{1} << kFragBits) - 1);
+    }
     const Record* rec() const {
-      return reinterpret_cast<const Record*>((bits & ((std::uint64_t{1} << kPtrBits) - 1)) << 4);
+      return reinterpret_cast<const Record*>((bits & ((std::uint64_t{1} << kPtrBits) - 1)) << 3);
     }
     std::uint64_t frag() const { return bits >> kPtrBits; }
     bool empty() const { return bits == 0; }

@@ -84,8 +84,8 @@ std::uint64_t hash_client_id(std::string_view id) {
 
 Record* Record::allocate(std::size_t line_len) {
   if (line_len >= UINT32_MAX) throw std::length_error("AT line too long");
-  // 16-byte aligned: the client table packs addresses shifted by 4 bits.
-  static_assert(record_pool::kGranule == 16);
+  // 8-byte aligned: the client table packs addresses shifted by 3 bits.
+  static_assert(record_pool::kGranule % 8 == 0);
   Record* r = new (record_pool::allocate(sizeof(Record) + line_len + 1)) Record();
   r->line_len_ = static_cast<std::uint32_t>(line_len);
   r->text()[line_len] = '\n';

@@ -2,11 +2,16 @@
 
 #include <sys/mman.h>
 
+#include <pthread.h>
+
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <new>
+#include <system_error>
+#include <thread>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define HERD_RECORD_POOL_BYPASS 1
@@ -19,16 +24,17 @@
 namespace herd::record_pool {
 namespace {
 
-constexpr std::size_t kClasses = kMaxPooledBytes / kGranule + 1;  // class k: k * 16 bytes
+constexpr std::size_t kClasses = kMaxPooledBytes / kGranule + 1;  // class k: k * kGranule bytes
 constexpr std::size_t kRegionBytes = 2 * 1024 * 1024;             // one huge page
 constexpr std::uint32_t kBatch = 32;  // blocks moved between a thread and the pool at once
 constexpr std::uint32_t kMaxCached = 2 * kBatch;  // per thread and class
+constexpr std::size_t kSpares = 2;                // regions faulted in ahead
 
 void* big(std::size_t bytes) {
-  return ::operator new (bytes, std::align_val_t{kGranule});
+  return ::operator new (bytes, std::align_val_t{16});
 }
 void free_big(void* block) {
-  ::operator delete (block, std::align_val_t{kGranule});
+  ::operator delete (block, std::align_val_t{16});
 }
 
 #ifndef HERD_RECORD_POOL_BYPASS
@@ -37,25 +43,12 @@ struct FreeBlock {
   FreeBlock* next;
 };
 
-struct Pool {
-  std::mutex mu;  // guards free and the bump region
-  std::array<FreeBlock*, kClasses> free{};
-  char* bump = nullptr;
-  char* bump_end = nullptr;
-  std::atomic<std::size_t> reserved{0};
-};
-
-// Never destroyed: records may be freed while the process exits.
-Pool& pool() {
-  static Pool* p = new Pool;
-  return *p;
-}
-
-// A 2 MiB region aligned on 2 MiB, so that it can be one transparent huge page.
-char* new_region(Pool& p) {
+// A 2 MiB region aligned on 2 MiB, so that it can be one transparent huge page; its
+// pages are touched (faulted in) when `touch`.
+char* map_region(bool touch) {
   void* m =
       mmap(nullptr, 2 * kRegionBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (m == MAP_FAILED) throw std::bad_alloc();
+  if (m == MAP_FAILED) return nullptr;
   const auto start = reinterpret_cast<std::uintptr_t>(m);
   const std::uintptr_t aligned = (start + kRegionBytes - 1) & ~(kRegionBytes - 1);
   if (aligned > start) munmap(m, aligned - start);
@@ -64,8 +57,71 @@ char* new_region(Pool& p) {
     munmap(reinterpret_cast<void*>(end), start + 2 * kRegionBytes - end);
   // Only a hint: without transparent huge pages (or with them off) the region is 4 KiB pages.
   madvise(reinterpret_cast<void*>(aligned), kRegionBytes, MADV_HUGEPAGE);
-  p.reserved.fetch_add(kRegionBytes, std::memory_order_relaxed);
-  return reinterpret_cast<char*>(aligned);
+  auto* r = reinterpret_cast<char*>(aligned);
+  if (touch) {
+    for (std::size_t i = 0; i < kRegionBytes; i += 4096) static_cast<volatile char*>(r)[i] = 0;
+  }
+  return r;
+}
+
+struct Pool {
+  std::mutex mu;  // guards the fields below
+  std::array<FreeBlock*, kClasses> free{};
+  char* bump = nullptr;
+  char* bump_end = nullptr;
+  // Regions faulted in ahead by the helper thread: a fresh huge page costs milliseconds to
+  // fault in on this machine (zeroed, and backed by the hypervisor), which a server loop
+  // must not wait for. The helper starts with the first region taken.
+  std::array<char*, kSpares> spares{};
+  std::size_t nspares = 0;
+  bool helper_started = false;
+  std::condition_variable wanted;
+  std::atomic<std::size_t> reserved{0};
+  std::atomic<std::size_t> faulted_inline{0};
+
+  void helper() {
+    std::unique_lock lock(mu);
+    for (;;) {
+      wanted.wait(lock, [this] { return nspares < kSpares; });
+      lock.unlock();
+      char* r = map_region(true);
+      lock.lock();
+      if (!r) return;  // regions are mapped where needed from now on
+      spares[nspares++] = r;
+    }
+  }
+
+  // A region for the bump allocator (under mu).
+  char* next_region() {
+    if (!helper_started) {
+      helper_started = true;
+      try {
+        std::thread([this] {
+          pthread_setname_np(pthread_self(), "herd-pool");
+          helper();
+        }).detach();  // lives as long as the process (the pool is never destroyed)
+      } catch (const std::system_error&) {
+        // No helper: every region is mapped and faulted in where it is needed.
+      }
+    }
+    wanted.notify_one();
+    char* r = nullptr;
+    if (nspares > 0) {
+      r = spares[--nspares];
+    } else {
+      r = map_region(false);
+      if (!r) throw std::bad_alloc();
+      faulted_inline.fetch_add(1, std::memory_order_relaxed);
+    }
+    reserved.fetch_add(kRegionBytes, std::memory_order_relaxed);
+    return r;
+  }
+};
+
+// Never destroyed: records may be freed while the process exits.
+Pool& pool() {
+  static Pool* p = new Pool;
+  return *p;
 }
 
 // One block of class k from the pool (under p.mu).
@@ -76,7 +132,7 @@ FreeBlock* take(Pool& p, std::size_t k) {
   }
   const std::size_t size = k * kGranule;
   if (static_cast<std::size_t>(p.bump_end - p.bump) < size) {
-    p.bump = new_region(p);  // the old region's tail, under 512 bytes, stays unused
+    p.bump = p.next_region();  // the old region's tail, under 512 bytes, stays unused
     p.bump_end = p.bump + kRegionBytes;
   }
   auto* b = reinterpret_cast<FreeBlock*>(p.bump);
@@ -176,6 +232,14 @@ void deallocate(void* block, std::size_t bytes) noexcept {
   b->next = c.head[k];
   c.head[k] = b;
   if (++c.count[k] > kMaxCached) give_back(c, k, kBatch);
+#endif
+}
+
+std::size_t regions_faulted_inline() {
+#ifdef HERD_RECORD_POOL_BYPASS
+  return 0;
+#else
+  return pool().faulted_inline.load(std::memory_order_relaxed);
 #endif
 }
 

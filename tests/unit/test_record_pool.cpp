@@ -28,12 +28,12 @@ bool intact(const Block& b, unsigned seed) {
 }
 }  // namespace
 
-TEST_CASE("record pool: blocks of every size are 16-byte aligned and independent") {
+TEST_CASE("record pool: blocks of every size are 8-byte aligned and independent") {
   std::vector<Block> blocks;
   for (unsigned round = 0; round < 3; ++round) {
     for (std::size_t bytes = 1; bytes <= 700; bytes += 3) {
       Block b{record_pool::allocate(bytes), bytes};
-      CHECK(reinterpret_cast<std::uintptr_t>(b.p) % 16 == 0);
+      CHECK(reinterpret_cast<std::uintptr_t>(b.p) % 8 == 0);
       fill(b, static_cast<unsigned>(blocks.size()));
       blocks.push_back(b);
     }
@@ -77,7 +77,7 @@ TEST_CASE("records of every length are aligned and whole") {
     Message m = parse_message(line);
     REQUIRE(m.kind == MessageKind::iamat);
     RecordRef r = RecordRef::from_iamat("Ball", {6, 0}, m);
-    CHECK(reinterpret_cast<std::uintptr_t>(r.get()) % 16 == 0);
+    CHECK(reinterpret_cast<std::uintptr_t>(r.get()) % 8 == 0);
     CHECK(r->client_id() == std::string(len, 'x'));
     RecordRef shared = r;
     r = RecordRef();
