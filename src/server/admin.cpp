@@ -4,6 +4,7 @@
 
 #include "core/admin_request.hpp"
 #include "core/prometheus.hpp"
+#include "core/record_pool.hpp"
 #include "server/links.hpp"
 #include "server/listener.hpp"
 #include "server/logging.hpp"
@@ -247,6 +248,13 @@ std::string Admin::render_metrics() const {
   w.sample("herd_records", static_cast<double>(ctx_.table.size()));
   w.family("herd_records_stored_total", "counter", "Newer records accepted (from IAMAT or links).");
   w.sample("herd_records_stored_total", v(m.records_stored));
+  w.family("herd_record_pool_bytes", "gauge",
+           "Bytes of the 2 MiB record regions taken into use (0: records come from operator new).");
+  w.sample("herd_record_pool_bytes", static_cast<double>(record_pool::reserved_bytes()));
+  w.family("herd_record_pool_regions_faulted_inline_total", "counter",
+           "Record regions a server thread had to fault in itself (none was ready ahead).");
+  w.sample("herd_record_pool_regions_faulted_inline_total",
+           static_cast<double>(record_pool::regions_faulted_inline()));
   w.family("herd_link_up", "gauge", "1 if the link to a neighbour is up.");
   if (ctx_.links) {
     for (const auto& [name, up] : ctx_.links->link_states())
