@@ -22,8 +22,14 @@ class IdLookahead {
 
   // Forgets the last scan; notes the client id of each whole line of `input` (up to
   // kMaxIds) that starts "IAMAT " or "WHATSAT ", and starts the first lookups. The ids are
-  // remembered by address: input must stay unchanged while its lines are handled.
+  // remembered by address: input must stay unchanged until forget(), which must come once
+  // its lines are handled (before the memory can hold anything else).
   void scan(std::string_view input);
+  void forget() {
+    input_ = {};
+    ids_.clear();
+    next_ = 0;
+  }
 
   // hash_client_id(client_id). When client_id is the next id of the scan (the same bytes
   // of the same input), the hash computed by the scan, and the lookups of the lines

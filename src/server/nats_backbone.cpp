@@ -264,7 +264,7 @@ void NatsBackbone::free_retired_watchers() {
   std::size_t removed = 0;
   for (natsSubscription* s : retired_subs_) {
     if (natsSubscription_IsValid(s)) natsSubscription_Unsubscribe(s);
-    if (natsSubscription_IsValid(s)) break;  // still the reader's: try again later
+    if (natsSubscription_IsValid(s)) break;  // not unsubscribed (NATS went away): later
     ++removed;
   }
   if (removed == 0) return;

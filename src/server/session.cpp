@@ -140,7 +140,9 @@ void Session::receive(const char* data, std::size_t len) {
   }
   if (!tls_) {
     w_.lookahead().scan(std::string_view(data, len));
-    after_input(splitter_.feed(data, len, on_line));
+    const FeedResult r = splitter_.feed(data, len, on_line);
+    w_.lookahead().forget();
+    after_input(r);
     return;
   }
   std::string& plain = w_.tls_plain_buffer();
@@ -162,7 +164,9 @@ void Session::receive(const char* data, std::size_t len) {
   }
   if (!plain.empty()) {
     w_.lookahead().scan(plain);
-    after_input(splitter_.feed(plain.data(), plain.size(), on_line));
+    const FeedResult r = splitter_.feed(plain.data(), plain.size(), on_line);
+    w_.lookahead().forget();
+    after_input(r);
   }
   if (st == TlsChannel::Status::closed && !closing_ && !read_closed_) {
     // close_notify is the end of input, after the lines held by back-pressure if any.
@@ -229,6 +233,7 @@ void Session::resume_input() {
   owed_at_turn_start_ = replies_.owed_bytes();
   w_.lookahead().scan(splitter_.held());
   FeedResult r = splitter_.resume([this](std::string_view line) { return handle_line(line); });
+  w_.lookahead().forget();
   if (r == FeedResult::ok && !closing_ && !read_closed_ && tls_eof_pending_) {
     tls_eof_pending_ = false;
     end_of_input();

@@ -77,11 +77,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     n = std::min(n, in.size() - pos);
     la.scan(std::string_view(in.data() + pos, n));
     FeedResult r = s.feed(in.data() + pos, n, on_line);
+    la.forget();
     pos += n;
     ++k;
     while (r == FeedResult::paused) {
       la.scan(s.held());
       r = s.resume(on_line);
+      la.forget();
     }
     if (r == FeedResult::too_long) too_long = true;
   }

@@ -148,6 +148,12 @@ TEST_CASE("the lookahead hashes each IAMAT and WHATSAT id of whole lines once, b
   CHECK(la.scanned() == 1);
   CHECK(la.hash(std::string_view(tabbed).substr(6, 2)) == hash_client_id("c7"));
   CHECK(la.reused() == 2);
+  // After forget(), the scanned input's ids are hashed anew (its memory may hold anything).
+  const std::string again = "IAMAT c8 +1+2 1\n";
+  la.scan(again);
+  la.forget();
+  CHECK(la.hash(std::string_view(again).substr(6, 2)) == hash_client_id("c8"));
+  CHECK(la.reused() == 2);
   // A new scan forgets the old one; at most kMaxIds ids per scan.
   std::string many;
   for (std::size_t i = 0; i < IdLookahead::kMaxIds + 50; ++i)
