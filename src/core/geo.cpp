@@ -19,6 +19,7 @@ constexpr long kSaturate = 1'000'000;
 struct Decimal {
   long integer = 0;
   bool fraction_nonzero = false;
+  bool negative = false;  // a coordinate's sign (read_coordinate)
   std::string_view text;  // the digits with leading zeros of the integer part removed
 };
 
@@ -56,16 +57,23 @@ double to_double(std::string_view text) {
   return v;
 }
 
-std::optional<double> read_coordinate(std::string_view s, std::size_t& pos,
-                                      std::size_t max_int_digits, long limit) {
+// A signed coordinate `[+-]D{1,max_int_digits}[.D+]` within [-limit, limit], read from s
+// at pos; its digits, or nothing if it is not one.
+std::optional<Decimal> read_coordinate(std::string_view s, std::size_t& pos,
+                                       std::size_t max_int_digits, long limit) {
   if (pos >= s.size() || (s[pos] != '+' && s[pos] != '-')) return std::nullopt;
   const bool negative = s[pos] == '-';
   ++pos;
   auto d = read_decimal(s, pos, max_int_digits);
   if (!d) return std::nullopt;
+  d->negative = negative;
   if (d->integer > limit || (d->integer == limit && d->fraction_nonzero)) return std::nullopt;
-  double v = to_double(d->text);
-  return negative ? -v : v;
+  return d;
+}
+
+double degrees(const Decimal& d) {
+  const double v = to_double(d.text);
+  return d.negative ? -v : v;
 }
 
 }  // namespace
@@ -76,7 +84,12 @@ std::optional<Location> parse_location(std::string_view s) {
   if (!lat) return std::nullopt;
   auto lng = read_coordinate(s, pos, 3, 180);
   if (!lng || pos != s.size()) return std::nullopt;
-  return Location{*lat, *lng};
+  return Location{degrees(*lat), degrees(*lng)};
+}
+
+bool valid_location(std::string_view s) {
+  std::size_t pos = 0;
+  return read_coordinate(s, pos, 2, 90) && read_coordinate(s, pos, 3, 180) && pos == s.size();
 }
 
 std::optional<double> parse_radius_km(std::string_view s) {

@@ -15,6 +15,10 @@ struct Location {
 // [-180, 180].
 std::optional<Location> parse_location(std::string_view s);
 
+// The same check without converting to degrees (an IAMAT or AT line only needs to be
+// valid; its location is read as numbers only when a WHATSAT asks).
+bool valid_location(std::string_view s);
+
 // Radius in kilometres: `D+[.D+]`, > 0 and <= 50.
 std::optional<double> parse_radius_km(std::string_view s);
 

@@ -11,14 +11,12 @@ bool valid_client_id(std::string_view id) {
 
 bool fill_position(Message& m, std::string_view id, std::string_view loc, std::string_view time) {
   if (!valid_client_id(id)) return false;
-  auto l = parse_location(loc);
-  if (!l) return false;
+  if (!valid_location(loc)) return false;
   auto t = parse_client_time(time);
   if (!t) return false;
   m.client_id = id;
   m.location_text = loc;
   m.time_text = time;
-  m.location = *l;
   m.client_time = *t;
   return true;
 }

@@ -20,7 +20,6 @@ struct Message {
   // IAMAT and AT:
   std::string_view location_text;
   std::string_view time_text;
-  Location location;
   Timestamp client_time;
   // AT only:
   std::string_view server;

@@ -1,12 +1,71 @@
 #include "core/timestamp.hpp"
 
+#include <bit>
 #include <charconv>
+#include <cstring>
 
 #include "core/fields.hpp"
 
 namespace herd {
 
+namespace {
+
+// The eight ASCII digits at p as a number (the first the most significant), or false when
+// a byte is not a digit. One load and three multiplications instead of eight steps.
+bool eight_digits(const char* p, std::uint32_t& out) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
+  // Every high nibble 3, and no low nibble above 9 (adding 6 would carry into the high one).
+  constexpr std::uint64_t kHigh = 0xF0F0F0F0F0F0F0F0u, kThrees = 0x3030303030303030u;
+  if ((v & kHigh) != kThrees || ((v + 0x0606060606060606u) & kHigh) != kThrees) return false;
+  v = ((v & 0x0F0F0F0F0F0F0F0Fu) * 2561) >> 8;
+  v = ((v & 0x00FF00FF00FF00FFu) * 6553601) >> 16;
+  out = static_cast<std::uint32_t>(((v & 0x0000FFFF0000FFFFu) * 42949672960001u) >> 32);
+  return true;
+}
+
+}  // namespace
+
 std::optional<Timestamp> parse_client_time(std::string_view s) {
+  std::size_t i = 0;
+  const std::size_t n = s.size();
+  std::uint64_t sec = 0;
+  if (n == 0 || !is_digit(s[0])) return std::nullopt;
+  constexpr auto kMax = static_cast<std::uint64_t>(INT64_MAX);
+  for (std::uint32_t d8; i + 8 <= n && eight_digits(s.data() + i, d8); i += 8) {
+    if (sec > (kMax - d8) / 100'000'000) return std::nullopt;
+    sec = sec * 100'000'000 + d8;
+  }
+  for (; i < n && is_digit(s[i]); ++i) {
+    std::uint64_t d = static_cast<std::uint64_t>(s[i] - '0');
+    if (sec > (kMax - d) / 10) return std::nullopt;
+    sec = sec * 10 + d;
+  }
+  std::uint32_t nsec = 0;
+  if (i < n) {
+    if (s[i] != '.') return std::nullopt;
+    ++i;
+    if (i == n) return std::nullopt;
+    int digits = 0;
+    if (std::uint32_t d8; i + 8 <= n && eight_digits(s.data() + i, d8)) {
+      nsec = d8;
+      digits = 8;
+      i += 8;
+    }
+    for (; i < n; ++i) {
+      if (!is_digit(s[i])) return std::nullopt;
+      if (digits < 9) {
+        nsec = nsec * 10 + static_cast<std::uint32_t>(s[i] - '0');
+        ++digits;
+      }
+    }
+    for (; digits < 9; ++digits) nsec *= 10;
+  }
+  return Timestamp{static_cast<std::int64_t>(sec), nsec};
+}
+
+std::optional<Timestamp> parse_client_time_bytewise(std::string_view s) {
   std::size_t i = 0;
   const std::size_t n = s.size();
   std::uint64_t sec = 0;
@@ -18,11 +77,9 @@ std::optional<Timestamp> parse_client_time(std::string_view s) {
   }
   std::uint32_t nsec = 0;
   if (i < n) {
-    if (s[i] != '.') return std::nullopt;
-    ++i;
-    if (i == n) return std::nullopt;
+    if (s[i] != '.' || i + 1 == n) return std::nullopt;
     int digits = 0;
-    for (; i < n; ++i) {
+    for (++i; i < n; ++i) {
       if (!is_digit(s[i])) return std::nullopt;
       if (digits < 9) {
         nsec = nsec * 10 + static_cast<std::uint32_t>(s[i] - '0');

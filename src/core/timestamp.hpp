@@ -19,6 +19,9 @@ struct Timestamp {
 // ninth are accepted and ignored. Returns nullopt for anything else.
 std::optional<Timestamp> parse_client_time(std::string_view s);
 
+// The byte-at-a-time reference for parse_client_time (tests and fuzzers compare the two).
+std::optional<Timestamp> parse_client_time_bytewise(std::string_view s);
+
 // Appends `now - then` as a sign, the seconds and exactly nine fractional digits
 // ("+0.263873386", "-2.000000000"). Works for any two valid timestamps.
 void append_time_diff(std::string& out, Timestamp now, Timestamp then);

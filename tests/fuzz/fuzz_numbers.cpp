@@ -1,6 +1,7 @@
 // Fuzzes the number grammars (client times, radii, bounds, time differences) and the
-// decimal formatter: every accepted value is in range, time differences round-trip, and
-// formatted numbers are bounded and read back.
+// decimal formatter: every accepted value is in range, the client time parser agrees with
+// its bytewise reference, time differences round-trip, and formatted numbers are bounded
+// and read back.
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -18,6 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view s(reinterpret_cast<const char*>(data), size);
   auto t = parse_client_time(s);
   if (t && (t->sec < 0 || t->nsec > 999999999u)) std::abort();
+  if (t != parse_client_time_bytewise(s)) std::abort();
   if (auto r = parse_radius_km(s); r && !(*r > 0 && *r <= 50)) std::abort();
   if (auto b = parse_bound(s); b && (*b < 1 || *b > 20)) std::abort();
   if (is_time_diff(s) && s.size() >= kMaxTimeDiffBytes) std::abort();

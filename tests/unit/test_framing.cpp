@@ -1,6 +1,7 @@
 // Line framing (PROTOCOL.md section 2).
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -97,4 +98,34 @@ TEST_CASE("fields split on every white-space byte") {
   CHECK(f.field[0] == "a");
   CHECK(f.field[3] == "d");
   CHECK(trim(" \t x y \r") == "x y");
+}
+
+TEST_CASE("fields: the block-wise split agrees with the bytewise one at every length") {
+  // White space, its neighbours (0x08, 0x0e, 0x1f, 0x21), bytes read as negative by a
+  // signed compare, and text; lines from empty to several 64-byte blocks.
+  const char alphabet[] = {' ',    '\t',   '\n',   '\v',   '\f',   '\r',   '\x08', '\x0e', '\x1f',
+                           '\x21', '\x7f', '\x80', '\x85', '\xa0', '\xff', 'a',    'Z',    '0'};
+  std::uint64_t state = 42;
+  auto next = [&state] {
+    state = state * 6364136223846793005u + 1442695040888963407u;
+    return static_cast<unsigned>(state >> 33);
+  };
+  for (int round = 0; round < 4000; ++round) {
+    const std::size_t len = round < 300 ? static_cast<std::size_t>(round) : next() % 300;
+    const unsigned spaces = next() % 4;  // how often a byte is white space
+    std::string line;
+    for (std::size_t i = 0; i < len; ++i) {
+      const unsigned r = next();
+      line.push_back(r % 4 < spaces ? alphabet[(r >> 4) % 6]
+                                    : alphabet[(r >> 4) % sizeof alphabet]);
+    }
+    CAPTURE(line);
+    const auto fast = split_fields<6>(line);
+    const auto slow = split_fields_bytewise<6>(line);
+    REQUIRE(fast.count == slow.count);
+    for (std::size_t k = 0; k < 6; ++k) {
+      CHECK(fast.field[k].data() == slow.field[k].data());
+      CHECK(fast.field[k].size() == slow.field[k].size());
+    }
+  }
 }

@@ -14,11 +14,16 @@ TEST_CASE("locations: valid ISO 6709 forms and range edges") {
                          "-0.0+0", "+00.5-000.25", "-89.999999+179.999999", "+9+9", "+1-180.0"}) {
     CAPTURE(ok);
     CHECK(parse_location(ok).has_value());
+    CHECK(valid_location(ok));
   }
   auto l = parse_location("+34.068930-118.445127");
   REQUIRE(l);
   CHECK(l->lat == doctest::Approx(34.06893));
   CHECK(l->lng == doctest::Approx(-118.445127));
+  auto south_west = parse_location("-00.5-000.25");
+  REQUIRE(south_west);
+  CHECK(south_west->lat == -0.5);
+  CHECK(south_west->lng == -0.25);
   for (const char* bad :
        {"34.0-118.0", "+34.0",  "+34.0+-118.0", "+91+0", "+90.0000001+0", "+0+180.01",
         "+0-181",     "+100+0", "+0+1000",      "+.5+0", "+5.+0",         "+5.0+0.",
@@ -26,6 +31,7 @@ TEST_CASE("locations: valid ISO 6709 forms and range edges") {
         "+0x1+0",     "+1-2 ",  "-90.1+0",      "+0+0a"}) {
     CAPTURE(bad);
     CHECK_FALSE(parse_location(bad).has_value());
+    CHECK_FALSE(valid_location(bad));
   }
 }
 
@@ -65,6 +71,36 @@ TEST_CASE("client time: exact integers, digits past the ninth ignored") {
        {"9223372036854775808", "-1", "+1", "1.", ".1", "1e9", "", "1.2.3", "12a", " 1"}) {
     CAPTURE(bad);
     CHECK_FALSE(parse_client_time(bad).has_value());
+  }
+}
+
+TEST_CASE("client time: the eight-digit steps agree with the bytewise reference") {
+  // Digits with their neighbours ('/' 0x2f, ':' 0x3a, '?' 0x3f, 0x30 + 0x80) placed in
+  // and around the eight-byte blocks, and integer parts at the 63-bit edge.
+  for (const char* edge :
+       {"12345678", "123456789", "1234567/", "1234567:", "123456?8", "12345678.12345678",
+        "12345678.123456789", "1.2345678?", "12345678.1234567:9", "0000000000000000000009",
+        "92233720368547758", "9223372036854775807", "9223372036854775808", "09223372036854775807",
+        "99999999999999999999", "18446744073709551616", "1796017116.395504256",
+        "1796017116.3955042560000000001", "1.\xb0\xb0\xb0\xb0\xb0\xb0\xb0\xb0"}) {
+    CAPTURE(edge);
+    CHECK(parse_client_time(edge) == parse_client_time_bytewise(edge));
+  }
+  const char alphabet[] = "0123456789012345678901234567890123456789./:?\xb0";
+  std::uint64_t state = 7;
+  for (int round = 0; round < 20000; ++round) {
+    state = state * 6364136223846793005u + 1442695040888963407u;
+    std::string s;
+    const std::size_t len = (state >> 40) % 32;
+    for (std::size_t i = 0; i < len; ++i) {
+      state = state * 6364136223846793005u + 1442695040888963407u;
+      // Mostly digits, at most one dot early on, the odd bad byte.
+      const unsigned r = static_cast<unsigned>(state >> 33);
+      s.push_back(r % 40 == 0 ? alphabet[40 + (r >> 8) % 5] : alphabet[(r >> 8) % 10]);
+    }
+    if (len > 2 && (state >> 20) % 2) s[(state >> 24) % (len - 1) + 1] = '.';
+    CAPTURE(s);
+    REQUIRE(parse_client_time(s) == parse_client_time_bytewise(s));
   }
 }
 
