@@ -18,11 +18,13 @@
 // Every run is bounded (--duration at most 600 s, or --requests) and talks to loopback
 // addresses only.
 #include <openssl/ssl.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -104,11 +106,11 @@ struct Thread {
   int index = 0;
   uv_loop_t loop{};
   uv_timer_t timer{};
-  // Open loop: a pacer thread wakes the loop every 100 us (uv timers have only
-  // millisecond resolution), and the loop sends every request that is due.
-  uv_async_t pace{};
-  std::thread pacer;
-  std::atomic<bool> pacing{false};
+  // Open loop: a timerfd fires every 100 us (uv timers have only millisecond
+  // resolution), polled by the loop itself (no second thread competing for the cores),
+  // and the loop sends every request that is due.
+  uv_poll_t pace{};
+  int pace_fd = -1;
   std::vector<Conn*> conns;
   LatencyHistogram hist;
   std::uint64_t replies = 0, errors = 0;
@@ -150,11 +152,15 @@ void append_request(Thread& t, std::string& out, bool& whatsat) {
   out.append(buf, static_cast<std::size_t>(n));
 }
 
+void on_pace_closed(uv_handle_t* h) {
+  auto* t = static_cast<Thread*>(h->data);
+  close(t->pace_fd);
+  t->pace_fd = -1;
+}
+
 void stop_pacer(Thread* t) {
-  if (!t->pacer.joinable()) return;
-  t->pacing = false;
-  t->pacer.join();
-  uv_close(reinterpret_cast<uv_handle_t*>(&t->pace), nullptr);
+  if (t->pace_fd < 0 || uv_is_closing(reinterpret_cast<uv_handle_t*>(&t->pace))) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(&t->pace), on_pace_closed);
 }
 
 void on_close(uv_handle_t* h) {
@@ -401,8 +407,13 @@ void on_tick(uv_timer_t* h) {
   }
 }
 
-void on_pace(uv_async_t* h) {
+void on_pace(uv_poll_t* h, int status, int) {
   auto* t = static_cast<Thread*>(h->data);
+  std::uint64_t expirations;
+  if (status < 0 || read(t->pace_fd, &expirations, sizeof expirations) < 0) {
+    if (status < 0 || errno != EAGAIN) t->errors++;
+    return;
+  }
   const auto now = Clock::now();
   if (t->stopping) return;
   {
@@ -428,15 +439,18 @@ void run_thread(Thread* t, const sockaddr_storage* addr, const sockaddr_storage*
   t->timer.data = t;
   uv_timer_start(&t->timer, on_tick, 1, 1);
   if (opt.rate > 0) {
-    uv_async_init(&t->loop, &t->pace, on_pace);
+    t->pace_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    const itimerspec every{{0, 100'000}, {0, 100'000}};
+    if (t->pace_fd < 0 || timerfd_settime(t->pace_fd, 0, &every, nullptr) != 0 ||
+        uv_poll_init(&t->loop, &t->pace, t->pace_fd) != 0) {
+      std::fprintf(stderr, "loadgen: no pacing timer: %s\n", std::strerror(errno));
+      std::exit(1);
+    }
     t->pace.data = t;
-    t->pacing = true;
-    t->pacer = std::thread([t] {
-      while (t->pacing.load()) {
-        std::this_thread::sleep_for(std::chrono::microseconds(100));
-        uv_async_send(&t->pace);
-      }
-    });
+    if (uv_poll_start(&t->pace, UV_READABLE, on_pace) != 0) {
+      std::fprintf(stderr, "loadgen: cannot poll the pacing timer\n");
+      std::exit(1);
+    }
   }
   for (Conn* c : t->conns) {
     c->t = t;
