@@ -390,10 +390,33 @@ void Session::flush() {
   bufs.clear();
   for (std::string_view p : parts)
     bufs.push_back(uv_buf_init(const_cast<char*>(p.data()), static_cast<unsigned>(p.size())));
+  // Most writes are taken whole by the socket at once: uv_try_write sends them without a
+  // write request, so there is no completion to run on the next pass and no epoll_ctl
+  // (libuv 1.44 re-arms the descriptor after every completed uv_write: one more system
+  // call per write). What the socket does not take goes through uv_write.
+  auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
+  int sent = uv_try_write(stream, bufs.data(), static_cast<unsigned>(bufs.size()));
+  if (sent == UV_EAGAIN) sent = 0;
+  if (sent < 0) {
+    replies_.written(plain_in_flight_);
+    replies_.release_taken();
+    close_now(uv_strerror(sent));
+    return;
+  }
+  if (static_cast<std::size_t>(sent) == plain_in_flight_) {
+    write_in_flight_ = true;  // for the bookkeeping write_done shares with on_write
+    write_done(0, false);
+    return;
+  }
+  // Skip what was sent: whole buffers, then the start of the first one left.
+  std::size_t skip = static_cast<std::size_t>(sent), first = 0;
+  while (skip >= bufs[first].len) skip -= bufs[first++].len;
+  bufs[first].base += skip;
+  bufs[first].len -= static_cast<unsigned>(skip);
   write_req_.data = this;
   // uv_write copies the buffer list; the bytes stay in the queue until on_write.
-  int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs.data(),
-                    static_cast<unsigned>(bufs.size()), on_write);
+  int rc = uv_write(&write_req_, stream, bufs.data() + first,
+                    static_cast<unsigned>(bufs.size() - first), on_write);
   if (rc != 0) {
     replies_.written(plain_in_flight_);
     replies_.release_taken();
@@ -440,26 +463,34 @@ void Session::flush_tls() {
 }
 
 void Session::on_write(uv_write_t* req, int status) {
-  auto* s = static_cast<Session*>(req->data);
-  s->write_in_flight_ = false;
-  s->replies_.written(s->plain_in_flight_);
-  if (!s->tls_) s->replies_.release_taken();
-  s->plain_in_flight_ = 0;
-  s->writing_.clear();
+  static_cast<Session*>(req->data)->write_done(status, true);
+}
+
+void Session::write_done(int status, bool from_callback) {
+  write_in_flight_ = false;
+  replies_.written(plain_in_flight_);
+  if (!tls_) replies_.release_taken();
+  plain_in_flight_ = 0;
+  writing_.clear();
   // A burst's buffer is not kept for the connection's lifetime.
-  if (s->writing_.capacity() > kKeepCapacityBytes) std::string().swap(s->writing_);
+  if (writing_.capacity() > kKeepCapacityBytes) std::string().swap(writing_);
   if (status != 0) {
-    if (!s->closing_) s->close_now(uv_strerror(status));
+    if (!closing_) close_now(uv_strerror(status));
     return;
   }
-  if (s->closing_) return;
-  s->last_active_ms_ = uv_now(s->w_.loop());
-  s->maybe_resume();
-  if (s->closing_) return;
-  if (s->replies_.has_ready() || (s->tls_ && s->tls_->has_output())) {
-    s->flush();
+  if (closing_) return;
+  last_active_ms_ = uv_now(w_.loop());
+  maybe_resume();
+  if (closing_) return;
+  if (replies_.has_ready() || (tls_ && tls_->has_output())) {
+    // Written at once inside flush: the rest goes on the next pass, not by recursion.
+    if (from_callback) {
+      flush();
+    } else {
+      w_.mark_dirty(this);
+    }
   } else {
-    s->maybe_close();
+    maybe_close();
   }
 }
 

@@ -62,6 +62,9 @@ class Session {
   static void on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf);
   static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void on_write(uv_write_t* req, int status);
+  // After a write of plain_in_flight_ reply bytes (status: 0 or a libuv error), from
+  // on_write or from flush when the socket took them at once.
+  void write_done(int status, bool from_callback);
   static void on_close(uv_handle_t* h);
 
   void receive(const char* data, std::size_t len);
