@@ -290,9 +290,36 @@ void Links::kick(Conn* c) {
     c->tls->take_output(w->cipher);
     c->iov.assign(1, uv_buf_init(w->cipher.data(), static_cast<unsigned>(w->cipher.size())));
   }
+  // With nothing in flight, the socket usually takes the whole write at once:
+  // uv_try_write sends it without a write request (no completion on the next pass, no
+  // epoll_ctl to re-arm the descriptor); uv_write gets only what it did not take.
+  auto* stream = reinterpret_cast<uv_stream_t*>(&c->tcp);
+  std::size_t first = 0;
+  if (c->writes_in_flight == 0) {
+    int sent = uv_try_write(stream, c->iov.data(), static_cast<unsigned>(c->iov.size()));
+    if (sent == UV_EAGAIN) sent = 0;
+    if (sent < 0) {
+      c->queued_bytes -= w->rec_bytes;
+      delete w;
+      close_conn(c, std::string("write: ") + uv_strerror(sent));
+      return;
+    }
+    auto skip = static_cast<std::size_t>(sent);
+    while (first < c->iov.size() && skip >= c->iov[first].len) skip -= c->iov[first++].len;
+    if (first == c->iov.size()) {
+      // Done, as on_write would find it; the next write (catch-up continues one write
+      // at a time) on the next pass, not by recursion.
+      c->queued_bytes -= w->rec_bytes;
+      delete w;
+      want_write(c);
+      return;
+    }
+    c->iov[first].base += skip;
+    c->iov[first].len -= static_cast<unsigned>(skip);
+  }
   w->req.data = w;
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), c->iov.data(),
-                    static_cast<unsigned>(c->iov.size()), on_write);
+  int rc = uv_write(&w->req, stream, c->iov.data() + first,
+                    static_cast<unsigned>(c->iov.size() - first), on_write);
   if (rc != 0) {
     c->queued_bytes -= w->rec_bytes;
     delete w;
