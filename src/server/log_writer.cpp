@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <pthread.h>
-#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,11 +26,6 @@ constexpr std::size_t kKeepChunks = 8;
 // instead of one per loop pass of every loop.
 constexpr auto kGather = std::chrono::milliseconds(4);
 constexpr std::size_t kGatherBytes = 1024 * 1024;
-// One write() copies at most this much into the page cache (a fraction of a millisecond),
-// and the writer yields its core after each: a loop thread woken meanwhile on the same
-// core runs next. Measured without it: a worker waited 4.5 ms for its core behind one
-// 4.5 ms log write while the other core was idle (the scheduler left it queued there).
-constexpr std::size_t kMaxWriteBytes = 64 * 1024;
 
 std::int64_t now_s() {
   timespec ts{};
@@ -254,7 +248,7 @@ void LogWriter::write_out(std::string_view text) {
 bool LogWriter::write_all(std::string_view text) {
   std::size_t done = 0;
   while (done < text.size()) {
-    ssize_t n = ::write(fd_, text.data() + done, std::min(text.size() - done, kMaxWriteBytes));
+    ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       // Whole lines from the one the failure cut into.
@@ -265,7 +259,6 @@ bool LogWriter::write_all(std::string_view text) {
     }
     done += static_cast<std::size_t>(n);
     size_ += static_cast<std::uint64_t>(n);
-    sched_yield();
   }
   return true;
 }
