@@ -31,7 +31,7 @@ class LoadgenTest(HerdTestCase):
         self.assertEqual(j["replies"], 2000)
         self.assertEqual(j["errors"], 0)
         self.assertGreater(j["latency_us"]["max"], 0)
-        self.assertGreater(j["server_cpu_s"], 0)
+        self.assertGreaterEqual(j["server_cpu_s"], 0)  # /proc's clock ticks: 2,000 requests may read 0
         held = self.h.records("Ball", [f"client{i}" for i in range(500)])
         self.assertTrue(all(line is not None and line.startswith(b"AT Ball ") for line in held.values()))
         self.assertIsNone(self.h.record("Ball", "client500"))
